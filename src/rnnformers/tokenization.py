@@ -1,0 +1,124 @@
+"""Building tokenizers with the `tokenizers` library, saved as a plain `tokenizer.json` that `AutoTokenizer` loads.
+
+No custom tokenizer class is involved: every tokenizer here is a `tokenizers.Tokenizer` wrapped in
+`PreTrainedTokenizerFast`, so a saved folder needs neither rnnformers nor remote code to load its tokenizer.
+"""
+
+from collections.abc import Iterable, Iterator
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+BOS_TOKEN = "<s>"
+EOS_TOKEN = "</s>"
+
+
+def _batches(texts: Iterable[str] | str, batch_size: int = 1000) -> Iterator[list[str]]:
+    if isinstance(texts, str):
+        texts = [texts]
+    batch = []
+    for text in texts:
+        if not isinstance(text, str):
+            raise ValueError(f"texts must be strings, got {type(text).__name__}.")
+        batch.append(text)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) -> PreTrainedTokenizerFast:
+    """A character-level tokenizer whose vocabulary is every character of `texts`, plus `<pad>` (id 0) and `<unk>`.
+
+    As in the chapter, `lowercase=True` folds case (Tiny Shakespeare: 39 characters); cased it keeps 65. Characters
+    never seen in `texts` encode as `<unk>` rather than failing. Padding is on the left, as generation expects.
+
+    Args:
+        texts: the corpus, as one string or an iterable of strings (e.g. a `datasets` column).
+        lowercase: lower-case the text before splitting it into characters.
+    """
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    if lowercase:
+        tokenizer.normalizer = normalizers.Lowercase()
+    # One token per character; `(?m)` makes `.` match newlines too (Oniguruma syntax).
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.WordLevelTrainer(special_tokens=[PAD_TOKEN, UNK_TOKEN], min_frequency=1, show_progress=False)
+    tokenizer.train_from_iterator(_batches(texts), trainer=trainer)
+    if tokenizer.get_vocab_size() <= 2:
+        raise ValueError("texts hold no characters to build a vocabulary from.")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD_TOKEN,
+        unk_token=UNK_TOKEN,
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def train_subword_tokenizer(
+    texts: Iterable[str] | str,
+    algorithm: str = "bpe",
+    vocab_size: int = 10_000,
+    lowercase: bool = False,
+    min_frequency: int = 2,
+    add_bos_eos: bool = False,
+    model_max_length: int | None = None,
+) -> PreTrainedTokenizerFast:
+    """Trains a BPE or WordPiece tokenizer on `texts` with the `tokenizers` trainers.
+
+    Special tokens: `<pad>` (id 0), `<unk>` (id 1), and with `add_bos_eos=True` also `<s>` and `</s>`, which are then
+    wrapped around every encoded text (a sequence-to-sequence model's source and target).
+
+    Args:
+        texts: one string or an iterable of strings (e.g. a `datasets` column).
+        algorithm: `"bpe"` (byte-level, no unknown characters) or `"wordpiece"`.
+        vocab_size: size of the vocabulary, special tokens included.
+        lowercase: lower-case the text first.
+        min_frequency: minimum count of a pair to be merged.
+        add_bos_eos: add `<s>`/`</s>` to the vocabulary and around each text.
+        model_max_length: recorded in the tokenizer so that `truncation=True` cuts there.
+    """
+    if algorithm not in ("bpe", "wordpiece"):
+        raise ValueError(f"algorithm must be 'bpe' or 'wordpiece', got {algorithm!r}.")
+    if not isinstance(vocab_size, int) or vocab_size < 10:
+        raise ValueError(f"vocab_size must be an integer of at least 10, got {vocab_size!r}.")
+    special_tokens = [PAD_TOKEN, UNK_TOKEN] + ([BOS_TOKEN, EOS_TOKEN] if add_bos_eos else [])
+
+    if algorithm == "bpe":
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK_TOKEN))
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=special_tokens,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+    else:
+        tokenizer = Tokenizer(models.WordPiece(unk_token=UNK_TOKEN))
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=special_tokens, show_progress=False
+        )
+    if lowercase:
+        tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.train_from_iterator(_batches(texts), trainer=trainer)
+    if add_bos_eos:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{BOS_TOKEN} $A {EOS_TOKEN}",
+            special_tokens=[(token, tokenizer.token_to_id(token)) for token in (BOS_TOKEN, EOS_TOKEN)],
+        )
+    extra = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN} if add_bos_eos else {}
+    if model_max_length is not None:
+        extra["model_max_length"] = model_max_length
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD_TOKEN, unk_token=UNK_TOKEN, **extra)
+
+
+__all__ = ["build_char_tokenizer", "train_subword_tokenizer", "PAD_TOKEN", "UNK_TOKEN", "BOS_TOKEN", "EOS_TOKEN"]
