@@ -4,9 +4,10 @@ Importing the package registers every model with the `Auto*` classes, and marks 
 copy its code next to the weights, so a saved folder loads with `trust_remote_code=True` where rnnformers is absent.
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
+from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
 
 
 __version__ = "0.1.0"
@@ -15,6 +16,19 @@ AutoConfig.register(CharRNNConfig.model_type, CharRNNConfig, exist_ok=True)
 AutoModelForCausalLM.register(CharRNNConfig, CharRNNForCausalLM, exist_ok=True)
 CharRNNConfig.register_for_auto_class()
 CharRNNForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+AutoConfig.register(GRUConfig.model_type, GRUConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(GRUConfig, GRUForSequenceClassification, exist_ok=True)
+GRUConfig.register_for_auto_class()
+GRUForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 
-__all__ = ["CharRNNConfig", "CharRNNForCausalLM", "CharRNNPreTrainedModel", "__version__"]
+__all__ = [
+    "CharRNNConfig",
+    "CharRNNForCausalLM",
+    "CharRNNPreTrainedModel",
+    "FreezeEmbeddingsCallback",
+    "GRUConfig",
+    "GRUForSequenceClassification",
+    "GRUPreTrainedModel",
+    "__version__",
+]

@@ -1,9 +1,9 @@
-"""Model cards (README.md with YAML metadata) for saved rnnformers folders, written with huggingface_hub's tools."""
+"""Model cards (README.md with YAML metadata) for saved rnnformers folders, and pushing those folders to the Hub."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 
 TEMPLATE = """---
@@ -104,4 +104,24 @@ def write_model_card(output_dir: str | Path, info: CardInfo) -> ModelCard:
     return card
 
 
-__all__ = ["CardInfo", "CardMetric", "write_model_card"]
+def push_output_dir_to_hub(trainer, commit_message: str = "End of training"):
+    """Uploads the trainer's output folder (model, code, tokenizer and *our* model card) to `args.hub_model_id`.
+
+    `Trainer.push_to_hub` would first overwrite README.md with its generic card; this keeps the card written by
+    `write_model_card`. Checkpoint folders are left out. Call it on every process: only the main one uploads.
+    """
+    if not trainer.is_world_process_zero():
+        return None
+    if trainer.hub_model_id is None:
+        trainer.init_hf_repo()
+    return HfApi().upload_folder(
+        repo_id=trainer.hub_model_id,
+        folder_path=trainer.args.output_dir,
+        commit_message=commit_message,
+        token=trainer.args.hub_token,
+        revision=trainer.args.hub_revision,
+        ignore_patterns=["_*", "checkpoint-*", "checkpoint-*/**"],
+    )
+
+
+__all__ = ["CardInfo", "CardMetric", "push_output_dir_to_hub", "write_model_card"]

@@ -1,0 +1,76 @@
+"""Console entry points.
+
+`rnnformers-generate FOLDER_OR_REPO --prompt "To be or not to b" [--do_sample --temperature 0.6 --top_k 20 --top_p 0.9
+--num_beams 5 --num_return_sequences 3 --max_new_tokens 300 --seed 42]` samples text from a saved causal LM.
+"""
+
+import argparse
+import logging
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+
+logger = logging.getLogger("rnnformers")
+
+
+def build_generate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnformers-generate", description="Generate text from a saved rnnformers causal language model."
+    )
+    parser.add_argument("model", help="A saved model folder or a Hub repository id.")
+    parser.add_argument("--prompt", action="append", required=True, help="Prompt text; repeat for a batch.")
+    parser.add_argument("--max_new_tokens", type=int, default=200)
+    parser.add_argument("--do_sample", action="store_true", help="Sample instead of greedy / beam search.")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top_k", type=int, default=None, help="Sample among the k most likely tokens only.")
+    parser.add_argument("--top_p", type=float, default=None, help="Nucleus sampling threshold.")
+    parser.add_argument("--num_beams", type=int, default=1)
+    parser.add_argument("--num_return_sequences", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="Random seed, for reproducible sampling.")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--trust_remote_code", action="store_true", help="Needed for Hub repos without rnnformers.")
+    return parser
+
+
+def generate_texts(model, tokenizer, prompts: list[str], **generation_kwargs) -> list[str]:
+    """Generates a continuation of each prompt (a left-padded batch) and returns prompt + continuation texts."""
+    if not prompts or any(not isinstance(p, str) or p == "" for p in prompts):
+        raise ValueError("every prompt must be a non-empty string: a char-RNN needs at least one character to start.")
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    unk_id = tokenizer.unk_token_id
+    if unk_id is not None and bool((inputs["input_ids"] == unk_id).any()):
+        logger.warning("some prompt characters are not in the model's vocabulary: they are read as %s.",
+                       tokenizer.unk_token)
+    with torch.no_grad():
+        output = model.generate(**inputs, pad_token_id=tokenizer.pad_token_id, **generation_kwargs)
+    return tokenizer.batch_decode(output, skip_special_tokens=True)
+
+
+def generate_main(argv: list[str] | None = None) -> None:
+    args = build_generate_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
+
+    if args.seed is not None:
+        set_seed(args.seed)
+    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    model.to(args.device).eval()
+    generation_kwargs = {
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": args.do_sample,
+        "num_beams": args.num_beams,
+        "num_return_sequences": args.num_return_sequences,
+    }
+    if args.do_sample:
+        generation_kwargs.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    texts = generate_texts(model, tokenizer, args.prompt, **generation_kwargs)
+    for i, text in enumerate(texts):
+        if len(texts) > 1:
+            print(f"=== {i} ===")
+        print(text)
+
+
+if __name__ == "__main__":
+    generate_main()

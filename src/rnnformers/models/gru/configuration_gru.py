@@ -1,0 +1,91 @@
+"""Configuration of the recurrent text classifier (the chapter's IMDb sentiment-analysis GRU)."""
+
+from transformers import PretrainedConfig
+
+
+POOLING_CHOICES = ("last", "mean", "max", "mean_max")
+
+
+class GRUConfig(PretrainedConfig):
+    r"""
+    Configuration of a [`GRUForSequenceClassification`]: an embedding, a stack of GRU (or LSTM) layers read in one or
+    both directions, a pooling of their outputs into one vector per text, and a linear classification head. The
+    defaults are the chapter's sentiment-analysis model: 128-dimensional embeddings, two GRU layers of 64 units, a
+    dropout of 0.2 and the top layer's last state as the text's summary.
+
+    Args:
+        vocab_size (`int`, defaults to 10000):
+            Number of tokens the model knows; must cover every id of the tokenizer it is used with.
+        embedding_dim (`int`, defaults to 128):
+            Size of each token embedding.
+        hidden_size (`int`, defaults to 64):
+            Number of units of each recurrent layer (per direction).
+        num_layers (`int`, defaults to 2):
+            Number of stacked recurrent layers.
+        dropout (`float`, defaults to 0.2):
+            Dropout between recurrent layers and before the classification head, in `[0, 1)`.
+        embedding_dropout (`float`, defaults to 0.0):
+            Dropout on the token embeddings, in `[0, 1)`; a strong regulariser for a model trained from scratch.
+        bidirectional (`bool`, defaults to `False`):
+            Read each text left to right and right to left; the two directions' features are concatenated.
+        cell_type (`str`, defaults to `"gru"`):
+            `"gru"` or `"lstm"`.
+        pooling (`str`, defaults to `"last"`):
+            How the recurrent outputs become one vector per text: `"last"` (the top layer's final state, as in the
+            chapter; forward and backward final states concatenated when bidirectional), `"mean"` or `"max"` over the
+            valid (non-padding) steps, or `"mean_max"` (both, concatenated).
+        pad_token_id (`int`, *optional*, defaults to 0):
+            Padding id of the tokenizer; its embedding is kept at zero (`nn.Embedding(padding_idx=...)`).
+        num_labels / id2label / label2id / problem_type:
+            The usual classification fields of [`PretrainedConfig`]: two labels by default; `num_labels=1` trains a
+            regression (MSE) and `problem_type="multi_label_classification"` a multi-label model (BCE).
+
+    Example:
+
+    ```python
+    >>> from rnnformers import GRUConfig, GRUForSequenceClassification
+    >>> config = GRUConfig(vocab_size=20_000, bidirectional=True, pooling="mean_max",
+    ...                    id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    >>> model = GRUForSequenceClassification(config)
+    ```
+    """
+
+    model_type = "gru"
+    attribute_map = {"num_hidden_layers": "num_layers"}
+
+    vocab_size: int = 10_000
+    embedding_dim: int = 128
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.2
+    embedding_dropout: float = 0.0
+    bidirectional: bool = False
+    cell_type: str = "gru"
+    pooling: str = "last"
+    pad_token_id: int | None = 0
+
+    def __post_init__(self, **kwargs):
+        for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        for name in ("dropout", "embedding_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"`bidirectional` must be True or False, got {self.bidirectional!r}.")
+        if self.cell_type not in ("gru", "lstm"):
+            raise ValueError(f"`cell_type` must be 'gru' or 'lstm', got {self.cell_type!r}.")
+        if self.pooling not in POOLING_CHOICES:
+            raise ValueError(f"`pooling` must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}.")
+        if self.pad_token_id is not None and (
+            not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size
+        ):
+            raise ValueError(f"`pad_token_id` must be None or an id in [0, {self.vocab_size}), got {self.pad_token_id!r}.")
+        super().__post_init__(**kwargs)
+        if self.num_labels < 1:
+            raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels!r}.")
+
+
+__all__ = ["GRUConfig"]

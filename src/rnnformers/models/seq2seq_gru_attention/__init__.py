@@ -1,0 +1,16 @@
+from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig
+from .modeling_seq2seq_gru_attention import (
+    Seq2SeqGRUAttention,
+    Seq2SeqGRUAttentionEncoder,
+    Seq2SeqGRUAttentionEncoderOutput,
+    Seq2SeqGRUAttentionPreTrainedModel,
+)
+
+
+__all__ = [
+    "Seq2SeqGRUAttention",
+    "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionEncoder",
+    "Seq2SeqGRUAttentionEncoderOutput",
+    "Seq2SeqGRUAttentionPreTrainedModel",
+]
