@@ -4,10 +4,16 @@ Importing the package registers every model with the `Auto*` classes, and marks 
 copy its code next to the weights, so a saved folder loads with `trust_remote_code=True` where rnnformers is absent.
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
 
 from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
 from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
+from .models.seq2seq_gru_attention import (
+    Seq2SeqGRUAttention,
+    Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionPreTrainedModel,
+)
+from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation" pipeline task
 
 
 __version__ = "0.1.0"
@@ -20,6 +26,10 @@ AutoConfig.register(GRUConfig.model_type, GRUConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(GRUConfig, GRUForSequenceClassification, exist_ok=True)
 GRUConfig.register_for_auto_class()
 GRUForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+AutoConfig.register(Seq2SeqGRUAttentionConfig.model_type, Seq2SeqGRUAttentionConfig, exist_ok=True)
+AutoModelForSeq2SeqLM.register(Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, exist_ok=True)
+Seq2SeqGRUAttentionConfig.register_for_auto_class()
+Seq2SeqGRUAttention.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 
 __all__ = [
@@ -30,5 +40,9 @@ __all__ = [
     "GRUConfig",
     "GRUForSequenceClassification",
     "GRUPreTrainedModel",
+    "RnnTranslationPipeline",
+    "Seq2SeqGRUAttention",
+    "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionPreTrainedModel",
     "__version__",
 ]
