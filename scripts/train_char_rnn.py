@@ -76,8 +76,12 @@ class DataArguments:
     text_column: str = field(default="text", metadata={"help": "Column holding the text in a Hub dataset."})
     window_length: int = field(default=50, metadata={"help": "Characters the model reads per training window."})
     stride: int = field(default=1, metadata={"help": "Characters between the starts of two training windows."})
+    eval_window_length: int | None = field(
+        default=None,
+        metadata={"help": "Characters per validation/test window (default: window_length); longer gives more context."},
+    )
     eval_stride: int | None = field(
-        default=None, metadata={"help": "Stride of validation/test windows (default: window_length, no overlap)."}
+        default=None, metadata={"help": "Stride of validation/test windows (default: their length, no overlap)."}
     )
     validation_split_percentage: float = field(default=5.0, metadata={"help": "Percent of the text for validation."})
     test_split_percentage: float = field(default=5.0, metadata={"help": "Percent of the text for the test part."})
@@ -136,13 +140,16 @@ def main():
     else:
         tokenizer = build_char_tokenizer(parts["train"], lowercase=model_args.lowercase)
 
-    eval_stride = data_args.eval_stride or data_args.window_length
+    eval_window_length = data_args.eval_window_length or data_args.window_length
+    eval_stride = data_args.eval_stride or eval_window_length
     windows = {}
     with training_args.main_process_first(desc="building windows"):
         for name, part in parts.items():
             ids = tokenizer(part, add_special_tokens=False)["input_ids"]
-            stride = data_args.stride if name == "train" else eval_stride
-            dataset = char_windows(ids, data_args.window_length, stride)
+            if name == "train":
+                dataset = char_windows(ids, data_args.window_length, data_args.stride)
+            else:
+                dataset = char_windows(ids, eval_window_length, eval_stride)
             limit = data_args.max_train_samples if name == "train" else data_args.max_eval_samples
             if limit is not None and limit < len(dataset):
                 dataset = dataset.shuffle(seed=training_args.seed).select(range(limit)) if name == "train" else (
@@ -213,7 +220,7 @@ def main():
                     value=round(metrics[f"{split}_{metric_type}"], 4),
                     dataset_type=data_args.dataset_name or ("tiny_shakespeare" if not data_args.train_file else "text"),
                     dataset_name=dataset_label,
-                    split=f"{split} (a contiguous {share:g}% of the text, windows of {data_args.window_length})",
+                    split=f"{split} (a contiguous {share:g}% of the text, windows of {eval_window_length})",
                 )
             )
 

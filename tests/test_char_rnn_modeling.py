@@ -1,0 +1,255 @@
+"""CharRNNConfig and CharRNNForCausalLM: conventions, padding, the recurrent-state cache, generation, bad inputs."""
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from rnnformers import CharRNNConfig, CharRNNForCausalLM
+
+
+VOCAB = 30
+
+
+def make_model(cell_type="gru", seed=0, **overrides) -> CharRNNForCausalLM:
+    torch.manual_seed(seed)
+    settings = dict(vocab_size=VOCAB, hidden_size=32, embedding_dim=8, cell_type=cell_type, pad_token_id=0)
+    config = CharRNNConfig(**{**settings, **overrides})
+    return CharRNNForCausalLM(config).eval()
+
+
+def left_padded_batch(rows: list[torch.Tensor], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width - len(row):] = row
+        attention_mask[i, width - len(row):] = 1
+    return input_ids, attention_mask
+
+
+# --- configuration -----------------------------------------------------------------------------------------------
+
+
+def test_config_defaults_are_the_chapter_model():
+    config = CharRNNConfig()
+    assert (config.embedding_dim, config.hidden_size, config.num_layers, config.dropout, config.cell_type) == (
+        10, 128, 2, 0.1, "gru")
+    assert config.num_hidden_layers == 2  # the name generic transformers code looks for
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("vocab_size", 0),
+        ("embedding_dim", -1),
+        ("hidden_size", 1.5),
+        ("num_layers", 0),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("cell_type", "transformer"),
+        ("pad_token_id", 999),
+    ],
+)
+def test_config_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        CharRNNConfig(vocab_size=39, **{field: value}) if field != "vocab_size" else CharRNNConfig(vocab_size=value)
+
+
+def test_config_rejects_tied_embeddings_of_different_sizes():
+    with pytest.raises(ValueError, match="tie_word_embeddings"):
+        CharRNNConfig(tie_word_embeddings=True, embedding_dim=10, hidden_size=128)
+
+
+def test_config_round_trip_and_auto_config(tmp_path):
+    config = CharRNNConfig(vocab_size=65, cell_type="lstm", hidden_size=64)
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert isinstance(loaded, CharRNNConfig)
+    assert (loaded.vocab_size, loaded.cell_type, loaded.hidden_size) == (65, "lstm", 64)
+
+
+# --- forward conventions -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_logits_are_batch_time_vocab_and_state_is_batch_first(cell_type):
+    model = make_model(cell_type)
+    input_ids = torch.randint(1, VOCAB, (3, 7))
+    out = model(input_ids)
+    assert out.logits.shape == (3, 7, VOCAB)
+    assert len(out.past_key_values) == (2 if cell_type == "lstm" else 1)
+    assert all(s.shape == (3, 2, 32) for s in out.past_key_values)
+
+
+def test_labels_are_shifted_inside_and_minus_100_ignored():
+    model = make_model()
+    input_ids = torch.randint(1, VOCAB, (2, 9))
+    out = model(input_ids, labels=input_ids)
+    # Step t predicts token t+1.
+    expected = torch.nn.functional.cross_entropy(out.logits[:, :-1].reshape(-1, VOCAB), input_ids[:, 1:].reshape(-1))
+    torch.testing.assert_close(out.loss, expected)
+
+    labels = input_ids.clone()
+    labels[:, 5:] = -100
+    masked = model(input_ids, labels=labels).loss
+    expected = torch.nn.functional.cross_entropy(out.logits[:, :4].reshape(-1, VOCAB), input_ids[:, 1:5].reshape(-1))
+    torch.testing.assert_close(masked, expected)
+
+
+def test_tied_embeddings_share_one_tensor_and_survive_save(tmp_path):
+    model = make_model(tie_word_embeddings=True, embedding_dim=32)
+    assert model.lm_head.weight.data_ptr() == model.embed_tokens.weight.data_ptr()
+    model.save_pretrained(tmp_path)
+    loaded = CharRNNForCausalLM.from_pretrained(tmp_path)
+    assert loaded.lm_head.weight.data_ptr() == loaded.embed_tokens.weight.data_ptr()
+    torch.testing.assert_close(loaded.lm_head.weight, model.lm_head.weight)
+
+
+# --- attention_mask: padding leaves the state untouched --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_left_padded_batch_gives_each_prompt_its_own_logits(cell_type):
+    model = make_model(cell_type)
+    rows = [torch.randint(1, VOCAB, (n,)) for n in (9, 4, 1)]
+    input_ids, attention_mask = left_padded_batch(rows)
+    out = model(input_ids, attention_mask=attention_mask)
+    for i, row in enumerate(rows):
+        alone = model(row[None])
+        torch.testing.assert_close(out.logits[i, -len(row):], alone.logits[0], atol=1e-5, rtol=1e-5)
+        for batched_state, alone_state in zip(out.past_key_values, alone.past_key_values):
+            torch.testing.assert_close(batched_state[i], alone_state[0], atol=1e-5, rtol=1e-5)
+
+
+def test_right_padding_keeps_the_state_of_the_last_real_token():
+    model = make_model()
+    row = torch.randint(1, VOCAB, (5,))
+    input_ids = torch.cat([row, torch.zeros(3, dtype=torch.long)])[None]
+    attention_mask = torch.tensor([[1] * 5 + [0] * 3])
+    out = model(input_ids, attention_mask=attention_mask)
+    alone = model(row[None])
+    torch.testing.assert_close(out.past_key_values[0], alone.past_key_values[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.logits[0, :5], alone.logits[0], atol=1e-5, rtol=1e-5)
+
+
+def test_all_padding_row_keeps_the_initial_state():
+    model = make_model()
+    input_ids = torch.randint(1, VOCAB, (2, 4))
+    attention_mask = torch.tensor([[1, 1, 1, 1], [0, 0, 0, 0]])
+    out = model(input_ids, attention_mask=attention_mask)
+    assert torch.all(out.past_key_values[0][1] == 0)
+
+
+# --- the recurrent state is the cache ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_one_token_with_state_equals_the_full_run(cell_type):
+    model = make_model(cell_type)
+    input_ids = torch.randint(1, VOCAB, (2, 12))
+    full = model(input_ids).logits
+    state = None
+    for t in range(12):
+        step = model(input_ids[:, t:t + 1], past_key_values=state)
+        state = step.past_key_values
+        torch.testing.assert_close(step.logits[:, 0], full[:, t], atol=1e-5, rtol=1e-5)
+
+
+GENERATION_MODES = {
+    "greedy": dict(do_sample=False),
+    "sampling": dict(do_sample=True, temperature=0.8),
+    "top_k": dict(do_sample=True, top_k=5),
+    "top_p": dict(do_sample=True, top_p=0.8, temperature=1.3),
+    "beam": dict(num_beams=4, do_sample=False, num_return_sequences=2),
+    "beam_sample": dict(num_beams=3, do_sample=True),
+}
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+@pytest.mark.parametrize("mode", list(GENERATION_MODES))
+def test_generate_with_cache_equals_without(cell_type, mode):
+    model = make_model(cell_type)
+    rows = [torch.randint(1, VOCAB, (n,)) for n in (6, 3)]
+    input_ids, attention_mask = left_padded_batch(rows)
+    results = []
+    for use_cache in (True, False):
+        torch.manual_seed(123)
+        results.append(model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=15,
+                                      use_cache=use_cache, pad_token_id=0, **GENERATION_MODES[mode]))
+    assert results[0].shape[1] == 6 + 15
+    assert torch.equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("mode", ["greedy", "beam"])
+def test_padded_batch_generates_what_each_prompt_generates_alone(mode):
+    model = make_model()
+    rows = [torch.randint(1, VOCAB, (n,)) for n in (7, 2)]
+    input_ids, attention_mask = left_padded_batch(rows)
+    kwargs = dict(max_new_tokens=12, pad_token_id=0, **{k: v for k, v in GENERATION_MODES[mode].items()
+                                                          if k != "num_return_sequences"})
+    batched = model.generate(input_ids, attention_mask=attention_mask, **kwargs)
+    for i, row in enumerate(rows):
+        alone = model.generate(row[None], **kwargs)
+        assert torch.equal(batched[i, -(len(row) + 12):], alone[0])
+
+
+def test_beam_search_reorders_the_state():
+    model = make_model()
+    state = (torch.arange(4.0)[:, None, None].expand(4, 2, 32).clone(),)
+    reordered = model._reorder_cache(state, torch.tensor([3, 3, 0, 1]))
+    assert reordered[0][:, 0, 0].tolist() == [3.0, 3.0, 0.0, 1.0]
+
+
+def test_generate_feeds_one_token_per_step_after_the_prompt():
+    model = make_model()
+    seen_lengths = []
+    hook = model.rnn.register_forward_hook(lambda module, args, output: seen_lengths.append(args[0].shape[1]))
+    try:
+        model.generate(torch.randint(1, VOCAB, (1, 10)), max_new_tokens=6, do_sample=False, pad_token_id=0)
+    finally:
+        hook.remove()
+    assert seen_lengths == [10] + [1] * 5
+
+
+# --- bad inputs ----------------------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_value_errors_naming_the_field():
+    model = make_model()
+    ids = torch.randint(1, VOCAB, (2, 5))
+    with pytest.raises(ValueError, match="input_ids"):
+        model(torch.zeros((1, 0), dtype=torch.long))
+    with pytest.raises(ValueError, match="input_ids"):
+        model(torch.tensor([[1, VOCAB]]))
+    with pytest.raises(ValueError, match="input_ids"):
+        model(torch.tensor([[1, -2]]))
+    with pytest.raises(ValueError, match="input_ids"):
+        model(ids.float())
+    with pytest.raises(ValueError, match="attention_mask"):
+        model(ids, attention_mask=torch.ones(2, 4))
+    with pytest.raises(ValueError, match="labels"):
+        model(ids, labels=ids[:, :3])
+    with pytest.raises(ValueError, match="past_key_values"):
+        model(ids, past_key_values=(torch.zeros(1, 2, 32),))
+    with pytest.raises(ValueError, match="input_ids"):
+        model()
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        model.generate(ids, max_new_tokens=0, pad_token_id=0)
+
+
+def test_missing_or_corrupt_weights_fail_loudly(tmp_path):
+    model = make_model()
+    model.save_pretrained(tmp_path / "ok")
+    assert isinstance(AutoModelForCausalLM.from_pretrained(tmp_path / "ok"), CharRNNForCausalLM)
+
+    missing = tmp_path / "missing"
+    model.save_pretrained(missing)
+    (missing / "model.safetensors").unlink()
+    with pytest.raises(OSError, match="model.safetensors|pytorch_model.bin"):
+        AutoModelForCausalLM.from_pretrained(missing)
+
+    corrupt = tmp_path / "corrupt"
+    model.save_pretrained(corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(Exception, match="(?i)safetensor|header|deserializ|invalid"):
+        AutoModelForCausalLM.from_pretrained(corrupt)
