@@ -87,6 +87,9 @@ class DataArguments:
     test_split_percentage: float = field(default=5.0, metadata={"help": "Percent of the text for the test part."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training windows."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep only this many validation/test windows."})
+    eval_only: bool = field(
+        default=False, metadata={"help": "Only evaluate --model_name_or_path on the validation and test parts."}
+    )
     sample_prompt: str = field(default="To be or not to b", metadata={"help": "Prompt of the sample in the model card."})
 
 
@@ -159,6 +162,8 @@ def main():
     logger.info("windows: %s", {name: len(dataset) for name, dataset in windows.items()})
 
     # Model.
+    if data_args.eval_only and not model_args.model_name_or_path:
+        raise ValueError("--eval_only needs --model_name_or_path: there is no trained model to evaluate.")
     if model_args.model_name_or_path:
         model = AutoModelForCausalLM.from_pretrained(
             model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
@@ -185,14 +190,13 @@ def main():
     trainer = Trainer(
         model=model,
         args=training_args,
-        train_dataset=windows["train"] if training_args.do_train or not training_args.do_eval else None,
+        train_dataset=None if data_args.eval_only else windows["train"],
         eval_dataset=windows.get("validation"),
         processing_class=tokenizer,
         data_collator=default_data_collator,
     )
 
-    # Training (the default when neither --do_train nor --do_eval is given).
-    if training_args.do_train or not training_args.do_eval:
+    if not data_args.eval_only:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()
         metrics = train_result.metrics
