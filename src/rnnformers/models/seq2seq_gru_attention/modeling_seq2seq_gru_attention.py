@@ -462,6 +462,14 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
             num_items_in_batch = num_items_in_batch.to(total.device)
         return total / num_items_in_batch
 
+    def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
+        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
+        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
+        # None: not set, generate() then uses 1.
+        if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
+            raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
+        return super().generate(inputs, generation_config=generation_config, **kwargs)
+
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """What `DataCollatorForSeq2Seq(model=...)` calls, so that batches carry `decoder_input_ids` (the Trainer's
         label smoothing pops `labels` before the forward pass)."""

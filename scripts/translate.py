@@ -1,0 +1,49 @@
+#!/usr/bin/env python
+"""Translate sentences with a saved translation model, greedy or with beam search, through the "rnn-translation"
+pipeline.
+
+    python scripts/translate.py outputs/nmt-en-es "I like soccer." "Where is the station?" --num_beams 5
+    echo "I like soccer." | python scripts/translate.py outputs/nmt-en-es      # one sentence per input line
+
+Prints one translation per line. `--num_beams 1` (the default) is greedy decoding. The model may be a local folder or
+a Hub id; `--trust_remote_code` runs the code saved with the model instead of the installed rnnformers.
+"""
+
+import argparse
+import sys
+
+from transformers import pipeline
+
+from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
+
+
+def main(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="saved model folder or Hub id")
+    parser.add_argument("texts", nargs="*", help="sentences to translate (default: one per line of stdin)")
+    parser.add_argument("--num_beams", type=int, default=1, help="beam width; 1 is greedy decoding")
+    parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the model's generation config")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--trust_remote_code", action="store_true")
+    args = parser.parse_args(argv)
+    if args.num_beams < 1:
+        parser.error(f"--num_beams must be at least 1, got {args.num_beams}.")
+
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        parser.error("nothing to translate: give sentences as arguments or on stdin.")
+    # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
+    # class is used unless --trust_remote_code asks for the folder's copy.
+    pipeline_class = None if args.trust_remote_code else RnnTranslationPipeline
+    translator = pipeline(
+        "rnn-translation", model=args.model, trust_remote_code=args.trust_remote_code, pipeline_class=pipeline_class
+    )
+    generate_kwargs = {"num_beams": args.num_beams}
+    if args.max_new_tokens is not None:
+        generate_kwargs["max_new_tokens"] = args.max_new_tokens
+    for result in translator(texts, batch_size=args.batch_size, **generate_kwargs):
+        print(result[0]["translation_text"])
+
+
+if __name__ == "__main__":
+    main()
