@@ -236,6 +236,8 @@ def main():
         trainer.save_metrics("train", metrics)
         trainer.save_state()
 
+    # Early stopping watches `eval_*` metrics during training; the final scores below use their own prefixes.
+    trainer.remove_callback(EarlyStoppingCallback)
     card_metrics = []
     source = data_args.train_file and Path(data_args.train_file).name or data_args.dataset_name
     for split in ("validation", "test"):

@@ -21,7 +21,9 @@ _KWARGS_DESCRIPTION = """
 Args:
     predictions (`list[int]`): predicted class ids.
     references (`list[int]`): true class ids.
-    average (`str`, defaults to `"binary"`): `"binary"`, `"macro"` or `"micro"` for the F1 score.
+    average (`str`, *optional*): `"binary"`, `"macro"` or `"micro"` for the F1 score; defaults to the module's
+        configuration name when it is one of those (`load_metric("accuracy_f1", config_name="macro")`, handy where
+        the caller cannot pass arguments, as in `evaluate.evaluator`), else `"binary"`.
     pos_label (`int`, defaults to 1): the positive class of a binary F1.
 
 Returns:
@@ -32,6 +34,9 @@ Example:
     >>> metric.compute(predictions=[1, 0, 1, 1], references=[1, 0, 0, 1])
     {'accuracy': 0.75, 'f1': 0.8}
 """
+
+
+AVERAGES = ("binary", "macro", "micro")
 
 
 def _f1(predictions: np.ndarray, references: np.ndarray, label: int) -> float:
@@ -51,7 +56,9 @@ class AccuracyF1(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
-    def _compute(self, predictions, references, average: str = "binary", pos_label: int = 1):
+    def _compute(self, predictions, references, average: str | None = None, pos_label: int = 1):
+        if average is None:
+            average = self.config_name if self.config_name in AVERAGES else "binary"
         predictions, references = np.asarray(predictions), np.asarray(references)
         accuracy = float(np.mean(predictions == references)) if len(references) else 0.0
         if average == "binary":

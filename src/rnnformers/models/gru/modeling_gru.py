@@ -1,8 +1,9 @@
 """The chapter's IMDb sentiment-analysis GRU as a Hugging Face sequence classifier.
 
-An embedding, a stack of GRU (or LSTM) layers read in one or both directions over packed sequences, a pooling of the
-outputs into one vector per text and a linear head. Padding never reaches the recurrent layers: each row's valid steps
-are packed, so a review gets the same logits alone or padded on either side inside a batch.
+An embedding, a stack of GRU (or LSTM) layers read in one or both directions over the valid steps only, a pooling of
+the outputs into one vector per text and a linear head. Padding never reaches a valid step of the recurrent layers (the
+result of a packed sequence, computed faster on CPU), so a review gets the same logits alone or padded on either side
+inside a batch.
 
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
@@ -11,7 +12,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
@@ -19,46 +19,85 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from .configuration_gru import GRUConfig
 
 
-def run_packed_rnn(
-    rnn: nn.RNNBase, inputs: torch.Tensor, attention_mask: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Runs a batch-first, uni- or bidirectional `nn.GRU`/`nn.LSTM` over the valid steps of each row only.
+class MaskedRecurrentStack(nn.Module):
+    """A stack of uni- or bidirectional GRU/LSTM layers that reads only the valid (non-padding) steps of each row.
 
-    Each row's valid steps are moved to the front (keeping their order, so padding may be on either side, or even in
-    the middle) and run as a packed sequence: the backward direction starts at each row's real last token, not at the
-    padding. Every row must hold at least one valid step.
+    It computes exactly what `nn.GRU(..., bidirectional=...)` computes on a packed sequence of the valid steps, but
+    with one plain batched run per layer and direction. (On CPU, PyTorch's packed-sequence RNN backward slices the
+    packed input at every step and materialises a full-size gradient each time, which makes it quadratic in the text
+    length: several times slower than this for 300-token reviews. See benchmarks/bench_sentiment.py.)
 
-    Args:
-        rnn: a batch-first `nn.GRU` or `nn.LSTM`, with D = 2 directions if bidirectional else 1.
-        inputs: [batch, time, input_size].
-        attention_mask: [batch, time], 1 for real tokens and 0 for padding, or None (every step is valid).
-
-    Returns:
-        `outputs` [batch, time, D * hidden_size]: the top layer's outputs with each row's valid steps first (steps past
-        a row's length are zeros); `step_mask` [batch, time] (bool): which of those steps are valid; `last_state`
-        [batch, D * hidden_size]: the top layer's final state of each direction, concatenated (forward after the last
-        token, backward after the first).
+    How: each row's valid steps are moved to the front (so padding may be on either side), which makes every valid
+    output of the forward direction exact, as padding now only follows them. The backward direction reads the same
+    rows with their valid steps reversed in place, so it too meets a row's tokens before its padding; its outputs are
+    put back in reading order. Each (layer, direction) is its own one-layer `nn.GRU`/`nn.LSTM`, in the layout of
+    `nn.GRU`'s `weight_ih_l{k}` / `weight_ih_l{k}_reverse` parameters.
     """
-    batch_size, seq_len, _ = inputs.shape
-    if attention_mask is None or bool(attention_mask.all()):
-        outputs, final = rnn(inputs)
-        step_mask = torch.ones(batch_size, seq_len, dtype=torch.bool, device=inputs.device)
-    else:
-        mask = attention_mask.bool()
-        lengths = mask.sum(dim=1)
-        # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-        order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-        compact = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-        packed = pack_padded_sequence(compact, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_outputs, final = rnn(packed)
-        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
-        step_mask = torch.arange(seq_len, device=inputs.device).unsqueeze(0) < lengths.unsqueeze(1)
 
-    h_n = final[0] if isinstance(final, tuple) else final  # an LSTM returns (h_n, c_n)
-    num_directions = 2 if rnn.bidirectional else 1
-    # h_n: [num_layers * D, batch, hidden], layer-major; the last D rows are the top layer's directions.
-    last_state = h_n[-num_directions:].transpose(0, 1).reshape(batch_size, num_directions * rnn.hidden_size)
-    return outputs, step_mask, last_state
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 bidirectional: bool):
+        super().__init__()
+        rnn_class = nn.LSTM if cell_type == "lstm" else nn.GRU
+        self.hidden_size = hidden_size
+        self.num_directions = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                rnn_class(input_size if layer == 0 else hidden_size * self.num_directions, hidden_size,
+                          batch_first=True)
+                for _ in range(self.num_directions)
+            )
+            for layer in range(num_layers)
+        )
+        # Between layers only, as in `nn.GRU(dropout=...)`.
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, inputs: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            inputs: [batch, time, input_size].
+            attention_mask: [batch, time], 1 for real tokens and 0 for padding, or None (every step is valid). Every
+                row must hold at least one valid step.
+
+        Returns:
+            `outputs` [batch, time, D * hidden_size]: the top layer's outputs, each row's valid steps first (what
+            follows them is meaningless); `step_mask` [batch, time] (bool): which of those steps are valid;
+            `last_state` [batch, D * hidden_size]: the top layer's final state of each direction, concatenated
+            (forward after the last token, backward after the first), as `nn.GRU`'s `h_n[-D:]`.
+        """
+        batch_size, seq_len, _ = inputs.shape
+        steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+        if attention_mask is None:
+            lengths = torch.full((batch_size,), seq_len, device=inputs.device)
+        else:
+            mask = attention_mask.bool()
+            lengths = mask.sum(dim=1)
+            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
+            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
+        step_mask = steps < lengths.unsqueeze(1)
+        # Step t of a row reads valid step (length - 1 - t): its valid steps reversed in place, padding left as is.
+        # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
+        reverse = torch.where(step_mask, lengths.unsqueeze(1) - 1 - steps, steps)
+        last_step = (lengths - 1).view(batch_size, 1, 1)
+
+        def permute(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+        hidden = inputs
+        for layer_index, directions in enumerate(self.layers):
+            if layer_index > 0:
+                hidden = self.dropout(hidden)
+            forward_outputs, _ = directions[0](hidden)
+            finals = [forward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1)]
+            outputs = [forward_outputs]
+            if self.num_directions == 2:
+                backward_outputs, _ = directions[1](permute(hidden, reverse))
+                finals.append(backward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1))
+                outputs.append(permute(backward_outputs, reverse))
+            hidden = torch.cat(outputs, dim=-1)
+        return hidden, step_mask, torch.cat(finals, dim=-1)
 
 
 class GRUPreTrainedModel(PreTrainedModel):
@@ -86,7 +125,7 @@ class GRUPreTrainedModel(PreTrainedModel):
 
 
 class GRUForSequenceClassification(GRUPreTrainedModel):
-    """Recurrent text classifier: embedding → (bi)GRU/LSTM stack over packed sequences → pooling → dropout → linear.
+    """Recurrent text classifier: embedding → (bi)GRU/LSTM stack over valid steps → pooling → dropout → linear.
 
     With the default configuration this is the chapter's `SentimentAnalysisModel` with packed sequences, but with
     `num_labels` logits and Hugging Face's loss conventions: cross-entropy for class ids, MSE when `num_labels == 1`,
@@ -97,14 +136,13 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        rnn_class = nn.LSTM if config.cell_type == "lstm" else nn.GRU
-        self.rnn = rnn_class(
+        self.rnn = MaskedRecurrentStack(
+            config.cell_type,
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            dropout=config.dropout,
             bidirectional=config.bidirectional,
-            batch_first=True,
         )
         features = config.hidden_size * (2 if config.bidirectional else 1) * (2 if config.pooling == "mean_max" else 1)
         self.dropout = nn.Dropout(config.dropout)
@@ -221,9 +259,7 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        outputs, step_mask, last_state = run_packed_rnn(
-            self.rnn, self.embedding_dropout(inputs_embeds), attention_mask
-        )
+        outputs, step_mask, last_state = self.rnn(self.embedding_dropout(inputs_embeds), attention_mask)
         pooled = self._pool(outputs, step_mask, last_state)
         logits = self.classifier(self.dropout(pooled))
 
@@ -250,4 +286,4 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         return torch.cat(pooled, dim=-1)
 
 
-__all__ = ["GRUForSequenceClassification", "GRUPreTrainedModel"]
+__all__ = ["GRUForSequenceClassification", "GRUPreTrainedModel", "MaskedRecurrentStack"]

@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""Score a saved text classifier on a parquet/csv/json file with `text` and `label` columns.
+
+    python scripts/evaluate_sentiment.py outputs/gru-imdb --file ../shared/data/imdb/train.parquet \
+        --validation_split_percentage 20          # only the validation part train_sentiment.py held out
+    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --json
+
+The model runs through `pipeline("text-classification")` (batched, truncated to the tokenizer's saved max length) and
+its label names are mapped back to class ids with the model's `label2id`; the offline `accuracy_f1` metric module of
+rnnformers (an `evaluate` module) scores them. Prints accuracy, F1 and texts/s (one JSON object with `--json`).
+"""
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import load_dataset
+from transformers import HfArgumentParser, pipeline
+from transformers.pipelines.pt_utils import KeyDataset
+
+import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
+from rnnformers.metrics import load_metric
+
+
+@dataclass
+class EvaluationArguments:
+    model: str = field(metadata={"help": "A saved classifier folder or Hub id."})
+    file: str = field(metadata={"help": "A .parquet, .csv, .json or .jsonl file with text and label columns."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
+    label_column: str = field(default="label", metadata={"help": "Column holding the class ids."})
+    validation_split_percentage: float | None = field(
+        default=None,
+        metadata={"help": "Score only the part train_sentiment.py held out for validation (e.g. 20), not the file."},
+    )
+    split_seed: int = field(default=42, metadata={"help": "Seed of that split (train_sentiment.py's default)."})
+    max_samples: int | None = field(default=None, metadata={"help": "Score only the first N texts."})
+    max_length: int | None = field(
+        default=None, metadata={"help": "Truncate texts to this many tokens (default: the tokenizer's max length)."}
+    )
+    batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
+    device: str | None = field(default=None, metadata={"help": "'cpu', 'cuda', ... (default: the best available)."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub model's code to run."})
+    json: bool = field(default=False, metadata={"help": "Print the result as one JSON object."})
+
+
+def evaluate_classifier(args: EvaluationArguments) -> dict:
+    path = Path(args.file)
+    builder = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}.get(path.suffix)
+    if builder is None or not path.is_file():
+        raise ValueError(f"--file must be an existing .parquet, .csv, .json or .jsonl file, got {args.file!r}.")
+    data = load_dataset(builder, data_files={"test": str(path)}, split="test")
+    missing = {args.text_column, args.label_column} - set(data.column_names)
+    if missing:
+        raise ValueError(f"{path.name} has no column {sorted(missing)}; columns: {data.column_names}.")
+    data = data.filter(lambda text: isinstance(text, str) and text.strip() != "", input_columns=args.text_column)
+    if args.validation_split_percentage is not None:
+        split = data.train_test_split(train_size=1 - args.validation_split_percentage / 100, seed=args.split_seed)
+        data = split["test"]
+    if args.max_samples is not None:
+        data = data.select(range(min(args.max_samples, len(data))))
+
+    classifier = pipeline(
+        "text-classification",
+        model=args.model,
+        device=args.device,
+        batch_size=args.batch_size,
+        trust_remote_code=args.trust_remote_code,
+        truncation=True,
+        **({"max_length": args.max_length} if args.max_length else {}),
+    )
+    label2id = classifier.model.config.label2id
+    start = time.perf_counter()
+    # KeyDataset streams the column through the pipeline, which batches, pads and truncates it.
+    predictions = [label2id[p["label"]] for p in classifier(KeyDataset(data, args.text_column))]
+    seconds = time.perf_counter() - start
+    metric = load_metric("accuracy_f1")
+    results = metric.compute(predictions=predictions, references=list(data[args.label_column]),
+                             average="binary" if len(label2id) == 2 else "macro")
+    return {
+        "model": args.model,
+        "file": str(path),
+        "split": (
+            f"validation ({args.validation_split_percentage:g}% held out, seed {args.split_seed})"
+            if args.validation_split_percentage is not None
+            else "whole file"
+        ),
+        "samples": len(data),
+        "accuracy": results["accuracy"],
+        "f1": results["f1"],
+        "samples_per_second": len(data) / seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = HfArgumentParser(EvaluationArguments).parse_args_into_dataclasses(args=argv)
+    result = evaluate_classifier(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['model']} on {result['file']} ({result['split']}, {result['samples']:,} texts): "
+              f"accuracy {result['accuracy']:.4f}, F1 {result['f1']:.4f}, "
+              f"{result['samples_per_second']:.1f} texts/s")
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

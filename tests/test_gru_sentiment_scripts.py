@@ -1,0 +1,154 @@
+"""The sentiment scripts end to end on a small toy dataset: tokenizer CLI, training script (Trainer, evaluate, early
+stopping, model card), `pipeline("text-classification")` on the saved folder, the evaluation script, and remote code
+from a Hub-cache snapshot with rnnformers blocked."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import AutoTokenizer, pipeline
+
+import rnnformers  # noqa: F401  (registers "gru" with the Auto classes: a saved folder then loads without remote code)
+from conftest import ROOT, make_hub_snapshot, run_python_without_rnnformers
+
+
+POSITIVE, NEGATIVE = "great wonderful superb loved".split(), "awful boring terrible hated".split()
+FILLER = "the movie plot actor scene story film director music camera ending cast".split()
+
+
+def toy_reviews(n: int, seed: int) -> Dataset:
+    """Reviews of filler words with one sentiment word somewhere in them, which decides the label (1 = positive)."""
+    generator = torch.Generator().manual_seed(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        words = [FILLER[i] for i in torch.randint(len(FILLER), (int(torch.randint(4, 14, ())),), generator=generator)]
+        label = int(torch.randint(2, (), generator=generator))
+        words.insert(int(torch.randint(len(words) + 1, (), generator=generator)),
+                     (POSITIVE if label else NEGATIVE)[int(torch.randint(4, (), generator=generator))])
+        texts.append(" ".join(words).capitalize() + ".")
+        labels.append(label)
+    return Dataset.from_dict({"text": texts, "label": labels})
+
+
+def run_script(name: str, *args, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / name), *map(str, args)], capture_output=True,
+                            text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("toy") / "reviews.parquet"
+    data = toy_reviews(1000, seed=0)
+    # An empty review: the scripts drop it rather than fail on a row with no token.
+    data = data.add_item({"text": "", "label": 1})
+    data.to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_folder(toy_file, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run") / "gru-toy"
+    run_script(
+        "train_sentiment.py", "--do_train", "--train_file", toy_file, "--output_dir", folder,
+        "--tokenizer_algorithm", "wordpiece", "--tokenizer_vocab_size", 80, "--max_length", 24,
+        "--embedding_dim", 16, "--hidden_size", 16, "--num_layers", 1, "--bidirectional", "--pooling", "mean_max",
+        "--embedding_dropout", 0.1, "--learning_rate", 1e-2, "--per_device_train_batch_size", 32,
+        "--num_train_epochs", 6, "--eval_strategy", "epoch", "--save_strategy", "epoch", "--save_total_limit", 1,
+        "--load_best_model_at_end", "--metric_for_best_model", "accuracy", "--early_stopping_patience", 1,
+        "--report_to", "none", "--disable_tqdm", "true", "--seed", 0,
+    )
+    return folder
+
+
+def test_tokenizer_cli_trains_a_tokenizer_that_auto_tokenizer_loads(toy_file, tmp_path):
+    run_script("train_tokenizer.py", "--train_file", toy_file, "--output_dir", tmp_path, "--algorithm", "bpe",
+               "--vocab_size", 300, "--lowercase", "--model_max_length", 16)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert tokenizer.convert_ids_to_tokens([0, 1]) == ["<pad>", "<unk>"]
+    assert tokenizer.pad_token_id == 0 and tokenizer.model_max_length == 16
+    # Byte-level BPE: lower-cased, spaces and punctuation come back, no unknown token even for an emoji.
+    encoding = tokenizer("The movie was GREAT! 😊")
+    assert tokenizer.unk_token_id not in encoding["input_ids"]
+    assert tokenizer.decode(encoding["input_ids"]) == "the movie was great! 😊"
+    assert len(tokenizer(" ".join(FILLER * 3), truncation=True)["input_ids"]) == 16
+
+
+def test_training_script_reaches_high_accuracy_and_writes_a_hub_ready_folder(trained_folder):
+    for name in ("model.safetensors", "config.json", "modeling_gru.py", "configuration_gru.py", "tokenizer.json",
+                 "README.md", "validation_results.json"):
+        assert (trained_folder / name).exists(), name
+    config = json.loads((trained_folder / "config.json").read_text())
+    assert config["auto_map"] == {"AutoConfig": "configuration_gru.GRUConfig",
+                                  "AutoModelForSequenceClassification": "modeling_gru.GRUForSequenceClassification"}
+    assert config["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
+    validation = json.loads((trained_folder / "validation_results.json").read_text())
+    assert validation["validation_samples"] == 200  # 20% of the 1,000 non-empty reviews
+    assert validation["validation_accuracy"] > 0.95, validation
+    card = (trained_folder / "README.md").read_text()
+    assert "pipeline_tag: text-classification" in card and "type: accuracy" in card
+    assert f"{round(validation['validation_accuracy'], 4)}" in card
+    state = json.loads((trained_folder / "trainer_state.json").read_text())
+    assert state["best_metric"] == pytest.approx(validation["validation_accuracy"])
+
+
+def test_pipeline_returns_label_names_handles_batches_and_truncates(trained_folder):
+    classifier = pipeline("text-classification", model=str(trained_folder))
+    reviews = ["A superb film, the cast loved every scene.", "The plot was awful and the ending boring."]
+    predictions = classifier(reviews)
+    assert [p["label"] for p in predictions] == ["POSITIVE", "NEGATIVE"]
+    assert all(0.5 < p["score"] <= 1.0 for p in predictions)
+    all_scores = classifier(reviews[0], top_k=None)
+    assert {s["label"] for s in all_scores} == {"POSITIVE", "NEGATIVE"}
+    assert sum(s["score"] for s in all_scores) == pytest.approx(1.0, abs=1e-5)
+    # A batch gives what one review at a time gives: padding inside a batch changes nothing.
+    batched = pipeline("text-classification", model=str(trained_folder), batch_size=2)(reviews + ["Great."])
+    single = [classifier(review)[0] for review in reviews + ["Great."]]
+    for b, s in zip(batched, single):
+        assert b["label"] == s["label"] and b["score"] == pytest.approx(s["score"], abs=1e-5)
+    # A review longer than max_length: `truncation=True` cuts it to the saved model_max_length (24 tokens, the
+    # training length); without it the recurrent model, which has no length limit, reads it all.
+    long_review = "Awful. " + "The movie plot scene story film music. " * 20 + "Loved it, great!"
+    first_tokens = classifier.tokenizer(long_review, truncation=True, return_tensors="pt")
+    assert first_tokens["input_ids"].shape == (1, 24)
+    with torch.no_grad():
+        expected = classifier.model(**first_tokens).logits.softmax(-1).max().item()
+    assert classifier(long_review, truncation=True)[0]["score"] == pytest.approx(expected, abs=1e-6)
+    assert classifier(long_review)[0]["score"] != pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="empty"):
+        classifier("")
+    with pytest.raises((ValueError, TypeError)):
+        classifier(42)
+
+
+def test_evaluation_script_scores_the_held_out_part(trained_folder, toy_file):
+    result = run_script("evaluate_sentiment.py", "--model", trained_folder, "--file", toy_file,
+                        "--validation_split_percentage", 20, "--json")
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    validation = json.loads((trained_folder / "validation_results.json").read_text())
+    assert scores["samples"] == 200
+    assert scores["accuracy"] == pytest.approx(validation["validation_accuracy"])
+    assert scores["f1"] == pytest.approx(validation["validation_f1"])
+
+
+def test_remote_code_pipeline_from_a_hub_snapshot_without_rnnformers(trained_folder, tmp_path):
+    make_hub_snapshot(trained_folder, tmp_path, "someone/gru-toy")
+    result = run_python_without_rnnformers(
+        """
+        import json
+        from transformers import pipeline
+        classifier = pipeline("text-classification", model="someone/gru-toy", trust_remote_code=True)
+        print(json.dumps(classifier(["Superb and wonderful.", "Terrible, I hated it."])))
+        print(type(classifier.model).__module__)
+        """,
+        tmp_path,
+    )
+    predictions, module = result.stdout.strip().splitlines()[-2:]
+    assert [p["label"] for p in json.loads(predictions)] == ["POSITIVE", "NEGATIVE"]
+    assert module.startswith("transformers_modules.")  # the folder's own code, not rnnformers
