@@ -2,6 +2,7 @@
 stopping, model card), `pipeline("text-classification")` on the saved folder, the evaluation script, and remote code
 from a Hub-cache snapshot with rnnformers blocked."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -10,9 +11,12 @@ import sys
 import pytest
 import torch
 from datasets import Dataset
-from transformers import AutoTokenizer, pipeline
+from safetensors.torch import load_file
+from transformers import AutoTokenizer, BertConfig, BertModel, pipeline
 
 import rnnformers  # noqa: F401  (registers "gru" with the Auto classes: a saved folder then loads without remote code)
+from rnnformers.tokenization import train_subword_tokenizer
+
 from conftest import ROOT, make_hub_snapshot, run_python_without_rnnformers
 
 
@@ -42,6 +46,14 @@ def run_script(name: str, *args, timeout: int = 600) -> subprocess.CompletedProc
     return result
 
 
+def load_script(name: str):
+    """A script of scripts/ imported as a module, to call its `main(argv)` in this process (no interpreter start-up)."""
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def toy_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("toy") / "reviews.parquet"
@@ -68,8 +80,9 @@ def trained_folder(toy_file, tmp_path_factory):
 
 
 def test_tokenizer_cli_trains_a_tokenizer_that_auto_tokenizer_loads(toy_file, tmp_path):
-    run_script("train_tokenizer.py", "--train_file", toy_file, "--output_dir", tmp_path, "--algorithm", "bpe",
-               "--vocab_size", 300, "--lowercase", "--model_max_length", 16)
+    load_script("train_tokenizer.py").main(["--train_file", str(toy_file), "--output_dir", str(tmp_path),
+                                            "--algorithm", "bpe", "--vocab_size", "300", "--lowercase",
+                                            "--model_max_length", "16"])
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert tokenizer.convert_ids_to_tokens([0, 1]) == ["<pad>", "<unk>"]
     assert tokenizer.pad_token_id == 0 and tokenizer.model_max_length == 16
@@ -127,10 +140,10 @@ def test_pipeline_returns_label_names_handles_batches_and_truncates(trained_fold
         classifier(42)
 
 
-def test_evaluation_script_scores_the_held_out_part(trained_folder, toy_file):
-    result = run_script("evaluate_sentiment.py", "--model", trained_folder, "--file", toy_file,
-                        "--validation_split_percentage", 20, "--json")
-    scores = json.loads(result.stdout.strip().splitlines()[-1])
+def test_evaluation_script_scores_the_held_out_part(trained_folder, toy_file, capsys):
+    load_script("evaluate_sentiment.py").main(["--model", str(trained_folder), "--file", str(toy_file),
+                                               "--validation_split_percentage", "20", "--json"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     validation = json.loads((trained_folder / "validation_results.json").read_text())
     assert scores["samples"] == 200
     assert scores["accuracy"] == pytest.approx(validation["validation_accuracy"])
@@ -152,3 +165,27 @@ def test_remote_code_pipeline_from_a_hub_snapshot_without_rnnformers(trained_fol
     predictions, module = result.stdout.strip().splitlines()[-2:]
     assert [p["label"] for p in json.loads(predictions)] == ["POSITIVE", "NEGATIVE"]
     assert module.startswith("transformers_modules.")  # the folder's own code, not rnnformers
+
+
+def test_training_script_reuses_a_pretrained_tokenizer_and_its_embeddings(toy_file, tmp_path):
+    # The chapter's route with bert-base-uncased, offline: a folder holding a (tiny, random) BERT and its tokenizer.
+    pretrained = tmp_path / "tiny-bert"
+    tokenizer = train_subword_tokenizer(toy_reviews(200, seed=3)["text"], algorithm="wordpiece", vocab_size=70)
+    tokenizer.save_pretrained(pretrained)
+    bert = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=12, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=24))
+    bert.save_pretrained(pretrained)
+    output = tmp_path / "gru-bert-embeddings"
+    run_script(
+        "train_sentiment.py", "--do_train", "--train_file", toy_file, "--output_dir", output,
+        "--pretrained_embeddings", pretrained, "--freeze_embeddings_epochs", 1, "--num_train_epochs", 1,
+        "--max_train_samples", 128, "--max_eval_samples", 64, "--hidden_size", 8, "--num_layers", 1,
+        "--per_device_train_batch_size", 32, "--report_to", "none", "--disable_tqdm", "true",
+    )
+    config = json.loads((output / "config.json").read_text())
+    assert (config["vocab_size"], config["embedding_dim"]) == (len(tokenizer), 12)  # taken from the BERT model
+    assert AutoTokenizer.from_pretrained(output).get_vocab() == tokenizer.get_vocab()
+    # Frozen for the one epoch trained: the saved embedding is still BERT's.
+    torch.testing.assert_close(load_file(output / "model.safetensors")["embed_tokens.weight"],
+                               bert.get_input_embeddings().weight.detach())
+    assert "initialised from" in (output / "README.md").read_text()
