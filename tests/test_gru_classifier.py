@@ -227,3 +227,13 @@ def test_accuracy_f1_metric_matches_the_definitions():
         predictions=[1, 1, 1, 0, 0], references=[1, 1, 0, 1, 0])["f1"] == pytest.approx(result["f1"])
     with pytest.raises(ValueError, match="unknown metric"):
         load_metric("bleu_from_the_hub")
+
+
+def test_save_and_reload_keeps_every_weight_even_a_pretrained_padding_row(tmp_path):
+    model = tiny_model(bidirectional=True, pooling="mean_max")
+    model.load_pretrained_embeddings(torch.randn(40, 8))  # row 0 (padding) is not zero, as in BERT's [PAD]
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert isinstance(reloaded, GRUForSequenceClassification)
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(reloaded.state_dict()[name], tensor, msg=name)

@@ -120,7 +120,9 @@ class GRUPreTrainedModel(PreTrainedModel):
                 init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=1.0)
-            if module.padding_idx is not None:
+            # The row is a view without the "already loaded" flag of its weight: check the weight's flag, as
+            # transformers does, so that a loaded (e.g. pretrained, non-zero) padding embedding is kept.
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
                 init.zeros_(module.weight[module.padding_idx])
 
 
