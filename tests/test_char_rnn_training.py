@@ -112,3 +112,18 @@ def test_script_rejects_a_missing_train_file(tmp_path):
                              tmp_path / "out"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert result.returncode != 0
     assert "--train_file" in result.stderr and "does not exist" in result.stderr
+
+
+def test_script_reads_a_dataset_through_load_dataset(shakespeare_text, tmp_path):
+    # --dataset_name goes through datasets.load_dataset, which also takes a local folder of data files.
+    data_dir = tmp_path / "my_dataset"
+    data_dir.mkdir()
+    (data_dir / "train.txt").write_text(shakespeare_text[:6_000], encoding="utf-8")
+    output_dir = tmp_path / "out"
+    run_script("--dataset_name", data_dir, "--output_dir", output_dir, "--hidden_size", 8, "--window_length", 20,
+               "--stride", 20, "--max_steps", 2, "--report_to", "none", "--disable_tqdm", "true",
+               "--per_device_eval_batch_size", 64)
+    card = (output_dir / "README.md").read_text()
+    assert str(data_dir) in card and "type: perplexity" in card
+    with pytest.raises(AssertionError, match="--text_column 'body' is not a column"):
+        run_script("--dataset_name", data_dir, "--text_column", "body", "--output_dir", tmp_path / "bad")
