@@ -235,6 +235,9 @@ def main():
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
+    else:
+        # Scoring a saved model (e.g. a checkpoint of an interrupted run): its output folder gets the model too.
+        trainer.save_model()
 
     # Early stopping watches `eval_*` metrics during training; the final scores below use their own prefixes.
     trainer.remove_callback(EarlyStoppingCallback)
@@ -344,12 +347,19 @@ print(classifier(["What an awesome movie!", "Two hours of my life I will never g
         if model_args.pretrained_embeddings
         else ""
     )
-    training = (
-        f"`scripts/train_sentiment.py` of rnnformers: {embeddings}texts truncated to {data_args.max_length} tokens, "
-        f"learning rate {training_args.learning_rate}, batch size {training_args.per_device_train_batch_size} per "
-        f"device, up to {training_args.num_train_epochs:g} epochs, best checkpoint by validation "
-        f"{training_args.metric_for_best_model or 'loss'}."
-    )
+    if training_args.do_train:
+        training = (
+            f"`scripts/train_sentiment.py` of rnnformers: {embeddings}texts truncated to {data_args.max_length} "
+            f"tokens, learning rate {training_args.learning_rate}, batch size "
+            f"{training_args.per_device_train_batch_size} per device, up to {training_args.num_train_epochs:g} "
+            f"epochs, best checkpoint by validation {training_args.metric_for_best_model or 'loss'}."
+        )
+    else:
+        training = (
+            f"Trained as recorded in `{model_args.model_name_or_path}` (its `trainer_state.json`); the scores above "
+            f"were measured by `scripts/train_sentiment.py --do_eval` with texts truncated to {data_args.max_length} "
+            "tokens."
+        )
     write_model_card(
         training_args.output_dir,
         CardInfo(

@@ -189,3 +189,12 @@ def test_training_script_reuses_a_pretrained_tokenizer_and_its_embeddings(toy_fi
     torch.testing.assert_close(load_file(output / "model.safetensors")["embed_tokens.weight"],
                                bert.get_input_embeddings().weight.detach())
     assert "initialised from" in (output / "README.md").read_text()
+
+
+def test_training_script_scores_a_saved_model_without_training(trained_folder, toy_file, tmp_path):
+    run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", trained_folder, "--train_file", toy_file,
+               "--output_dir", tmp_path, "--max_length", 24, "--report_to", "none", "--disable_tqdm", "true")
+    rescored = json.loads((tmp_path / "validation_results.json").read_text())
+    original = json.loads((trained_folder / "validation_results.json").read_text())
+    assert rescored["validation_accuracy"] == pytest.approx(original["validation_accuracy"])
+    assert (tmp_path / "model.safetensors").exists() and "--do_eval" in (tmp_path / "README.md").read_text()
