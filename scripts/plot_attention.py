@@ -35,8 +35,10 @@ def attention_matrix(model, tokenizer, source: str, target: str | None, num_beam
         labels = torch.tensor([ids])
     with torch.no_grad():
         weights = model(**inputs, labels=labels, output_attentions=True).cross_attentions[0][0, 0]
-    source_tokens = [tokenizer.convert_tokens_to_string([t]) for t in tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])]
-    target_tokens = [tokenizer.convert_tokens_to_string([t]) for t in tokenizer.convert_ids_to_tokens(labels[0])]
+    def readable(ids):  # byte-level BPE tokens → text ("Ġgusta" → " gusta")
+        return [tokenizer.convert_tokens_to_string([token]) for token in tokenizer.convert_ids_to_tokens(ids)]
+
+    source_tokens, target_tokens = readable(inputs["input_ids"][0]), readable(labels[0])
     return source_tokens, target_tokens, weights.numpy()
 
 

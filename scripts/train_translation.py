@@ -118,7 +118,7 @@ def load_pairs(data_args: DataArguments) -> Dataset:
             raise ValueError(f"column {column!r} not in the data (columns: {raw.column_names}).")
     raw = raw.select_columns([data_args.source_column, data_args.target_column])
     raw = raw.rename_columns({data_args.source_column: "source", data_args.target_column: "target"})
-    return raw.filter(lambda row: bool(row["source"] and row["source"].strip() and row["target"] and row["target"].strip()))
+    return raw.filter(lambda row: all(row[column] and row[column].strip() for column in ("source", "target")))
 
 
 def split_by_source(pairs: Dataset, validation_fraction: float, test_fraction: float, seed: int) -> dict[str, Dataset]:
@@ -153,6 +153,33 @@ def split_by_source(pairs: Dataset, validation_fraction: float, test_fraction: f
     return splits
 
 
+class TranslationScorer:
+    """`compute_metrics` for Seq2SeqTrainer: BLEU and chrF of the generated translations against every reference of
+    their source, and against the first reference only (the usual single-reference score).
+
+    Predictions are matched to their references through their source ids (`include_for_metrics=["inputs"]`), not
+    their position: the Trainer may evaluate in its own order (`group_by_length` sorts evaluation batches too).
+    """
+
+    def __init__(self, tokenizer, sources: list[list[int]], references: list[list[str]]):
+        self.tokenizer = tokenizer
+        self.metric = load_metric("bleu_chrf")
+        self.references = {self._key(ids): refs for ids, refs in zip(sources, references)}
+
+    def _key(self, ids) -> tuple[int, ...]:
+        return tuple(int(i) for i in ids if i not in (-100, self.tokenizer.pad_token_id))
+
+    def __call__(self, prediction) -> dict:
+        if prediction.inputs is None:
+            raise ValueError('the Trainer must pass the inputs to compute_metrics: include_for_metrics=["inputs"].')
+        references = [self.references[self._key(ids)] for ids in prediction.inputs]
+        token_ids = np.where(prediction.predictions != -100, prediction.predictions, self.tokenizer.pad_token_id)
+        texts = [text.strip() for text in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)]
+        every = self.metric.compute(predictions=texts, references=references)
+        first = self.metric.compute(predictions=texts, references=[refs[:1] for refs in references])
+        return {"bleu": every["bleu"], "chrf": every["chrf"], "bleu_1ref": first["bleu"], "chrf_1ref": first["chrf"]}
+
+
 def main():
     parser = HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
     if len(sys.argv) == 2 and sys.argv[1].endswith(".json"):
@@ -175,7 +202,10 @@ def main():
     with training_args.main_process_first(desc="loading the pairs"):
         pairs = load_pairs(data_args)
         splits = split_by_source(
-            pairs, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100, training_args.seed
+            pairs,
+            data_args.validation_split_percentage / 100,
+            data_args.test_split_percentage / 100,
+            training_args.seed,
         )
     if data_args.max_train_samples is not None and data_args.max_train_samples < len(splits["train"]):
         splits["train"] = splits["train"].shuffle(seed=training_args.seed).select(range(data_args.max_train_samples))
@@ -207,12 +237,12 @@ def main():
     tokenized = {}
     with training_args.main_process_first(desc="tokenizing"):
         for name, part in splits.items():
-            tokenized[name] = part.map(tokenize, batched=True, remove_columns=part.column_names, desc=f"tokenize {name}")
+            tokenized[name] = part.map(
+                tokenize, batched=True, remove_columns=part.column_names, desc=f"tokenize {name}"
+            )
     eval_dataset = tokenized.get("validation")
-    eval_references = splits["validation"]["references"] if "validation" in splits else []
     if eval_dataset is not None and data_args.max_eval_samples is not None:
         eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
-        eval_references = eval_references[: len(eval_dataset)]
 
     # Model.
     if model_args.model_name_or_path:
@@ -237,19 +267,23 @@ def main():
         )
         model = Seq2SeqGRUAttention(config)
     if model.config.vocab_size != len(tokenizer):
-        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {model.config.vocab_size}.")
+        raise ValueError(
+            f"the tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {model.config.vocab_size}."
+        )
     # Saved with the model, so that generate() and the pipeline stop where training targets stop.
     model.generation_config.max_length = data_args.max_target_length + 1  # + the decoder start token
     logger.info("model: %s parameters", f"{model.num_parameters():,}")
 
-    metric = load_metric("bleu_chrf")
-
-    def scores(token_ids: np.ndarray, references: list[list[str]]) -> dict:
-        token_ids = np.where(token_ids != -100, token_ids, tokenizer.pad_token_id)
-        predictions = [text.strip() for text in tokenizer.batch_decode(token_ids, skip_special_tokens=True)]
-        result = metric.compute(predictions=predictions, references=references)
-        single = load_metric("bleu_chrf").compute(predictions=predictions, references=[refs[:1] for refs in references])
-        return {"bleu": result["bleu"], "chrf": result["chrf"], "bleu_1ref": single["bleu"], "chrf_1ref": single["chrf"]}
+    compute_metrics = None
+    if training_args.predict_with_generate:
+        held_out = [name for name in ("validation", "test") if name in splits]
+        compute_metrics = TranslationScorer(
+            tokenizer,
+            sources=[ids for name in held_out for ids in tokenized[name]["input_ids"]],
+            references=[refs for name in held_out for refs in splits[name]["references"]],
+        )
+        if "inputs" not in training_args.include_for_metrics:
+            training_args.include_for_metrics.append("inputs")
 
     # A new model is always trained; a saved one (--model_name_or_path) only with --do_train, else just scored.
     # (`do_eval` cannot tell: TrainingArguments turns it on by itself whenever --eval_strategy is set.)
@@ -261,9 +295,7 @@ def main():
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        compute_metrics=(lambda prediction: scores(prediction.predictions, eval_references))
-        if training_args.predict_with_generate
-        else None,
+        compute_metrics=compute_metrics,
     )
 
     if do_train:
@@ -275,22 +307,20 @@ def main():
         trainer.save_metrics("train", metrics)
         trainer.save_state()
 
-    # Final scores with beam search on the whole validation and test parts (scored here, against their references).
-    trainer.compute_metrics = None
+    # Final scores with beam search on the whole validation and test parts.
     card_metrics = []
     for split in ("validation", "test"):
-        if split not in tokenized:
+        if split not in tokenized or compute_metrics is None:
             continue
-        dataset, references = tokenized[split], splits[split]["references"]
+        dataset = tokenized[split]
         if split == "test" and data_args.max_test_samples is not None:
             dataset = dataset.select(range(min(data_args.max_test_samples, len(dataset))))
-            references = references[: len(dataset)]
-        output = trainer.predict(
-            dataset, metric_key_prefix=split, num_beams=data_args.test_num_beams,
+        metrics = trainer.predict(
+            dataset,
+            metric_key_prefix=split,
+            num_beams=data_args.test_num_beams,
             max_length=data_args.max_target_length + 1,
-        )
-        metrics = output.metrics
-        metrics.update({f"{split}_{k}": v for k, v in scores(output.predictions, references).items()})
+        ).metrics
         trainer.log_metrics(split, metrics)
         trainer.save_metrics(split, metrics)
         share = data_args.validation_split_percentage if split == "validation" else data_args.test_split_percentage
@@ -329,7 +359,8 @@ def write_card(training_args, model_args, data_args, model, card_metrics):
         f"({'bidirectional ' if config.bidirectional_encoder else ''}encoder and decoder of {config.num_layers} layers "
         f"of {config.hidden_size} units, {config.embedding_dim}-dimensional shared embeddings, a shared byte-level BPE "
         f"vocabulary of {config.vocab_size:,} tokens, {model.num_parameters():,} parameters): the translation model "
-        f"of the chapter \"NLP with RNNs and Attention\", {data_args.source_lang}→{data_args.target_lang}, trained on "
+        f"of the chapter \"NLP with RNNs and Attention\", {data_args.source_lang}→{data_args.target_lang}, "
+        "trained on "
         f"{data_args.dataset_name or Path(data_args.train_file or BUNDLED_SPA_ENG).name}. BLEU and chrF are sacrebleu "
         "corpus scores on detokenised text; \"all references\" scores each source against every translation the data "
         "holds for it."

@@ -1,6 +1,7 @@
 """The "rnn-translation" pipeline, the translate / plot_attention scripts, the training script on a few pairs, and
 loading a saved translator from a Hub-cache snapshot with rnnformers blocked (model and pipeline as remote code)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -8,7 +9,8 @@ import warnings
 
 import pytest
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
+import numpy as np
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
 
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.tokenization import train_subword_tokenizer
@@ -126,7 +128,8 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
     expected_beam = generate_text(model, tokenizer, "I like soccer.", num_beams=3, max_new_tokens=10)
     code = f"""
     import torch
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
+    import numpy as np
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
     model = AutoModelForSeq2SeqLM.from_pretrained("someone/gru-nmt", trust_remote_code=True).eval()
     assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
     tokenizer = AutoTokenizer.from_pretrained("someone/gru-nmt", trust_remote_code=True)
@@ -138,6 +141,52 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
     print("ok")
     """
     assert run_python_without_rnnformers(code, tmp_path).stdout.strip().endswith("ok")
+
+
+def load_training_script():
+    spec = importlib.util.spec_from_file_location("train_translation", ROOT / "scripts" / "train_translation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
+    from datasets import Dataset
+
+    script = load_training_script()
+    sources = [f"sentence {i}" for i in range(100)]
+    pairs = Dataset.from_dict({"source": sources + sources[:30], "target": [f"t{i}" for i in range(130)]})
+    splits = script.split_by_source(pairs, 0.1, 0.2, seed=0)
+    validation, test = set(splits["validation"]["source"]), set(splits["test"]["source"])
+    train = set(splits["train"]["source"])
+    assert (len(validation), len(test), len(train)) == (10, 20, 70)
+    assert not (validation & train or test & train or validation & test)
+    for row in splits["test"]:
+        index = int(row["source"].split()[1])
+        assert row["references"] == ([f"t{index}", f"t{index + 100}"] if index < 30 else [f"t{index}"])
+
+
+def test_scorer_matches_translations_to_their_references_whatever_the_evaluation_order(translator):
+    _, _, tokenizer = translator
+    script = load_training_script()
+    sources = ["I like soccer.", "Where is the station?", "Go."]
+    references = [["Me gusta el fútbol."], ["¿Dónde está la estación?", "¿Dónde queda la estación?"], ["Vete."]]
+    source_ids = [tokenizer(text)["input_ids"] for text in sources]
+    scorer = script.TranslationScorer(tokenizer, source_ids, references)
+
+    def padded(rows, value):
+        width = max(len(row) for row in rows)
+        return np.array([row + [value] * (width - len(row)) for row in rows])
+
+    # The Trainer hands back rows in its own order (here reversed), generated ids padded with -100.
+    order = [2, 1, 0]
+    perfect = [tokenizer(references[i][-1])["input_ids"] for i in order]
+    prediction = EvalPrediction(
+        predictions=padded(perfect, -100), label_ids=None, inputs=padded([source_ids[i] for i in order], 0)
+    )
+    scores = scorer(prediction)
+    assert scores["bleu"] == pytest.approx(100) and scores["chrf"] == pytest.approx(100)
+    assert scores["bleu_1ref"] < 100  # the second sentence matches only its second reference
 
 
 @pytest.mark.slow
@@ -154,6 +203,7 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
          "--max_eval_samples", "20", "--max_test_samples", "20", "--validation_split_percentage", "2",
          "--test_split_percentage", "2", "--test_num_beams", "2", "--load_best_model_at_end",
          "--metric_for_best_model", "bleu", "--max_target_length", "12", "--report_to", "none",
+         "--train_sampling_strategy", "group_by_length",
          "--disable_tqdm", "true", "--dataloader_pin_memory", "false"],
         capture_output=True, text=True, cwd=ROOT,
     )

@@ -48,7 +48,8 @@ class Seq2SeqGRUAttentionEncoderOutput(ModelOutput):
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
-    """Teacher forcing: the decoder reads `<s> y1 … y(n-1)` to predict `y1 … yn`; `-100` (ignored labels) reads as pad.
+    """Teacher forcing: the decoder reads `<s> y1 … y(n-1)` to predict `y1 … yn`; an ignored label (`-100`) reads as
+    padding.
 
     Args:
         labels: [batch, target_len] target ids, `-100` where the loss ignores a position.
@@ -309,10 +310,10 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
     def _validate_decoder_inputs(self, decoder_input_ids, decoder_inputs_embeds, labels, past_key_values, batch_size):
         tokens = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
         name = "decoder_input_ids" if decoder_input_ids is not None else "decoder_inputs_embeds"
+        if tokens.dim() != (2 if decoder_input_ids is not None else 3) or tokens.shape[1] == 0:
+            raise ValueError(f"`{name}` must be batched with at least one step, got shape {tuple(tokens.shape)}.")
         if tokens.shape[0] != batch_size:
             raise ValueError(f"`{name}` has {tokens.shape[0]} rows but the source has {batch_size}.")
-        if tokens.dim() < 2 or tokens.shape[1] == 0:
-            raise ValueError(f"`{name}` must be batched with at least one step, got shape {tuple(tokens.shape)}.")
         if decoder_input_ids is not None:
             low, high = int(decoder_input_ids.min()), int(decoder_input_ids.max())
             if low < 0 or high >= self.config.vocab_size:
