@@ -186,11 +186,12 @@ def main():
     # Recorded in the saved tokenizer, so that `pipeline(..., truncation=True)` cuts where training did.
     tokenizer.model_max_length = data_args.max_length
 
+    if tokenizer.pad_token is None:
+        raise ValueError(f"the tokenizer of {tokenizer_source} has no padding token: batches cannot be padded.")
+
     def tokenize(batch):
-        # No special tokens: a pretrained tokenizer's [CLS]/[SEP] mean nothing to a recurrent model.
-        return tokenizer(
-            batch[data_args.text_column], truncation=True, max_length=data_args.max_length, add_special_tokens=False
-        )
+        # With the tokenizer's own special tokens (a pretrained one's [CLS]/[SEP]), as the pipeline will add them.
+        return tokenizer(batch[data_args.text_column], truncation=True, max_length=data_args.max_length)
 
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = splits.map(tokenize, batched=True, remove_columns=[data_args.text_column])
@@ -242,7 +243,7 @@ def main():
     # Early stopping watches `eval_*` metrics during training; the final scores below use their own prefixes.
     trainer.remove_callback(EarlyStoppingCallback)
     card_metrics = []
-    source = data_args.train_file and Path(data_args.train_file).name or data_args.dataset_name
+    source = Path(data_args.train_file).name if data_args.train_file else data_args.dataset_name
     for split in ("validation", "test"):
         if split not in tokenized:
             continue
@@ -262,7 +263,7 @@ def main():
                     metric_type=metric_type,
                     name=f"{split} {metric_type}",
                     value=round(metrics[f"{split}_{metric_type}"], 4),
-                    dataset_type=data_args.dataset_name if not data_args.train_file else "imdb",
+                    dataset_type=source,
                     dataset_name=source,
                     split=description,
                 )
@@ -331,7 +332,7 @@ def write_card(training_args, model_args, data_args, model, card_metrics):
         f"A {direction}{config.cell_type.upper()} sentiment classifier ({config.num_layers} layers of "
         f"{config.hidden_size} units, {config.embedding_dim}-dimensional embeddings, `{config.pooling}` pooling, "
         f"{model.num_parameters():,} parameters) in the spirit of the chapter \"NLP with RNNs and Attention\", trained "
-        f"from scratch on {data_args.train_file and Path(data_args.train_file).name or data_args.dataset_name}. "
+        f"on {Path(data_args.train_file).name if data_args.train_file else data_args.dataset_name}. "
         f"Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
     )
     usage = f"""
