@@ -136,7 +136,7 @@ def test_pipeline_returns_label_names_handles_batches_and_truncates(trained_fold
     assert classifier(long_review)[0]["score"] != pytest.approx(expected, abs=1e-6)
     with pytest.raises(ValueError, match="empty"):
         classifier("")
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(ValueError, match="text input must be of type `str`"):
         classifier(42)
 
 
