@@ -85,6 +85,9 @@ class DataArguments:
     target_lang: str = field(default="es", metadata={"help": "Language code of the target, for the model card."})
     validation_split_percentage: float = field(default=2.0, metadata={"help": "Percent of sources for validation."})
     test_split_percentage: float = field(default=3.0, metadata={"help": "Percent of sources for the test part."})
+    split_seed: int = field(
+        default=42, metadata={"help": "Seed of the split (kept apart from --seed, so a continued run keeps its split)."}
+    )
     max_source_length: int = field(default=64, metadata={"help": "Source tokens kept, <s> and </s> included."})
     max_target_length: int = field(default=64, metadata={"help": "Target tokens kept (and generated), </s> included."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training pairs."})
@@ -205,7 +208,7 @@ def main():
             pairs,
             data_args.validation_split_percentage / 100,
             data_args.test_split_percentage / 100,
-            training_args.seed,
+            data_args.split_seed,
         )
     if data_args.max_train_samples is not None and data_args.max_train_samples < len(splits["train"]):
         splits["train"] = splits["train"].shuffle(seed=training_args.seed).select(range(data_args.max_train_samples))
@@ -325,8 +328,8 @@ def main():
         trainer.save_metrics(split, metrics)
         share = data_args.validation_split_percentage if split == "validation" else data_args.test_split_percentage
         description = (
-            f"{split}: {len(dataset):,} English sentences ({share:g}% of the distinct sources, seed "
-            f"{training_args.seed}, none seen in training), beam {data_args.test_num_beams}"
+            f"{split}: {len(dataset):,} English sentences ({share:g}% of the distinct sources, split seed "
+            f"{data_args.split_seed}, none seen in training), beam {data_args.test_num_beams}"
         )
         for key, name in (("bleu", "BLEU"), ("chrf", "chrF"), ("bleu_1ref", "BLEU (1 reference)")):
             card_metrics.append(

@@ -7,9 +7,10 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
-import numpy as np
+from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
 
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
@@ -43,6 +44,14 @@ def translator(tmp_path_factory):
     folder = tmp_path_factory.mktemp("translator")
     pipe.save_pretrained(folder)
     return folder, model, tokenizer
+
+
+def load_script(name: str):
+    """A script of scripts/ as a module, to call its functions (and its `main(argv)`) in this process."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def generate_text(model, tokenizer, text, **kwargs):
@@ -102,22 +111,20 @@ def test_pipeline_bad_inputs(translator):
         pipeline("rnn-translation", model=model, tokenizer=no_specials)("Go.")
 
 
-def test_translate_and_plot_attention_scripts(translator, tmp_path):
+def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     folder, model, tokenizer = translator
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "translate.py"), str(folder), "I like soccer.", "Go.",
-         "--num_beams", "3"],
-        capture_output=True, text=True, check=True,
-    )
-    assert result.stdout.splitlines() == [
+    load_script("translate").main([str(folder), "I like soccer.", "Go.", "--num_beams", "3"])
+    assert capsys.readouterr().out.splitlines() == [
         generate_text(model, tokenizer, text, num_beams=3, max_new_tokens=10) for text in ("I like soccer.", "Go.")
     ]
     png = tmp_path / "attention.png"
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "plot_attention.py"), str(folder), "I like soccer.",
-         "--target", "Me gusta el fútbol.", "--output", str(png)],
-        capture_output=True, text=True, check=True,
+    plot_attention = load_script("plot_attention")
+    plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])
+    source_tokens, target_tokens, weights = plot_attention.attention_matrix(
+        model, tokenizer, "I like soccer.", "Me gusta el fútbol.", num_beams=1
     )
+    assert "".join(source_tokens) == "<s>I like soccer.</s>" and "".join(target_tokens) == "Me gusta el fútbol.</s>"
+    assert weights.shape == (len(target_tokens), len(source_tokens))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -128,8 +135,7 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
     expected_beam = generate_text(model, tokenizer, "I like soccer.", num_beams=3, max_new_tokens=10)
     code = f"""
     import torch
-    import numpy as np
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
     model = AutoModelForSeq2SeqLM.from_pretrained("someone/gru-nmt", trust_remote_code=True).eval()
     assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
     tokenizer = AutoTokenizer.from_pretrained("someone/gru-nmt", trust_remote_code=True)
@@ -143,17 +149,10 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, p
     assert run_python_without_rnnformers(code, tmp_path).stdout.strip().endswith("ok")
 
 
-def load_training_script():
-    spec = importlib.util.spec_from_file_location("train_translation", ROOT / "scripts" / "train_translation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
-    from datasets import Dataset
-
-    script = load_training_script()
+    script = load_script("train_translation")
     sources = [f"sentence {i}" for i in range(100)]
     pairs = Dataset.from_dict({"source": sources + sources[:30], "target": [f"t{i}" for i in range(130)]})
     splits = script.split_by_source(pairs, 0.1, 0.2, seed=0)
@@ -168,7 +167,7 @@ def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
 
 def test_scorer_matches_translations_to_their_references_whatever_the_evaluation_order(translator):
     _, _, tokenizer = translator
-    script = load_training_script()
+    script = load_script("train_translation")
     sources = ["I like soccer.", "Where is the station?", "Go."]
     references = [["Me gusta el fútbol."], ["¿Dónde está la estación?", "¿Dónde queda la estación?"], ["Vete."]]
     source_ids = [tokenizer(text)["input_ids"] for text in sources]
