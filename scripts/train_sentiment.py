@@ -329,7 +329,8 @@ def write_card(training_args, model_args, data_args, model, card_metrics):
     repo = training_args.hub_model_id or f"your-name/{name}"
     direction = "bidirectional " if config.bidirectional else ""
     description = (
-        f"A {direction}{config.cell_type.upper()} sentiment classifier ({config.num_layers} layers of "
+        f"A {direction}{config.cell_type.upper()} sentiment classifier ({config.num_layers} "
+        f"layer{'s' if config.num_layers > 1 else ''} of "
         f"{config.hidden_size} units, {config.embedding_dim}-dimensional embeddings, `{config.pooling}` pooling, "
         f"{model.num_parameters():,} parameters) in the spirit of the chapter \"NLP with RNNs and Attention\", trained "
         f"on {Path(data_args.train_file).name if data_args.train_file else data_args.dataset_name}. "
