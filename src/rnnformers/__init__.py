@@ -18,18 +18,16 @@ from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation"
 
 __version__ = "0.1.0"
 
-AutoConfig.register(CharRNNConfig.model_type, CharRNNConfig, exist_ok=True)
-AutoModelForCausalLM.register(CharRNNConfig, CharRNNForCausalLM, exist_ok=True)
-CharRNNConfig.register_for_auto_class()
-CharRNNForCausalLM.register_for_auto_class("AutoModelForCausalLM")
-AutoConfig.register(GRUConfig.model_type, GRUConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(GRUConfig, GRUForSequenceClassification, exist_ok=True)
-GRUConfig.register_for_auto_class()
-GRUForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
-AutoConfig.register(Seq2SeqGRUAttentionConfig.model_type, Seq2SeqGRUAttentionConfig, exist_ok=True)
-AutoModelForSeq2SeqLM.register(Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, exist_ok=True)
-Seq2SeqGRUAttentionConfig.register_for_auto_class()
-Seq2SeqGRUAttention.register_for_auto_class("AutoModelForSeq2SeqLM")
+for config_class, model_class, auto_model_class in (
+    (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
+    (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
+):
+    AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    auto_model_class.register(config_class, model_class, exist_ok=True)
+    # save_pretrained then writes an `auto_map` and copies the class's file (and its relative imports).
+    config_class.register_for_auto_class()
+    model_class.register_for_auto_class(auto_model_class.__name__)
 
 
 __all__ = [
