@@ -340,7 +340,7 @@ def write_card(training_args, model_args, data_args, model, card_metrics):
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True, truncation=True)
-print(classifier(["What an awesome movie!", "Two hours of my life I will never get back."]))
+print(classifier(["What an awesome movie!", "A boring, badly acted waste of time."]))
 """
     embeddings = (
         f"embeddings initialised from `{model_args.pretrained_embeddings}`"
