@@ -165,6 +165,7 @@ def main():
         (f"generate() beam {beams}", f"spec beam_search() beam {beams}"),
         ("generate() greedy", "hand cached loop greedy"),
         (f"generate() greedy, batch {args.batch_size}", "spec translate() greedy"),
+        (f"generate() beam {beams}, batch {args.batch_size}", f"spec beam_search() beam {beams}"),
         (f"generate() greedy, batch {args.batch_size}", f"hand cached loop greedy, batch {args.batch_size}"),
     ]:
         print(f"  {a} / {b}: {rates[a] / rates[b]:.2f}x")
