@@ -17,18 +17,13 @@ measured perplexity.
 
 import logging
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
-import transformers
 from datasets import load_dataset
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    HfArgumentParser,
     Trainer,
     TrainingArguments,
     default_data_collator,
@@ -38,6 +33,7 @@ from transformers import (
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
 from rnnformers.data import BUNDLED_SHAKESPEARE, char_windows, split_text
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
+from rnnformers.scripts_utils import parse_args_and_set_up_logging
 from rnnformers.tokenization import build_char_tokenizer
 
 
@@ -114,21 +110,9 @@ def load_text(data_args: DataArguments) -> str:
 
 
 def main():
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    if len(sys.argv) == 2 and sys.argv[1].endswith(".json"):
-        model_args, data_args, training_args = parser.parse_json_file(json_file=os.path.abspath(sys.argv[1]))
-    else:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses()
-
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-        datefmt="%m/%d/%Y %H:%M:%S",
-        handlers=[logging.StreamHandler(sys.stdout)],
+    model_args, data_args, training_args = parse_args_and_set_up_logging(
+        (ModelArguments, DataArguments, TrainingArguments), logger
     )
-    log_level = training_args.get_process_log_level()
-    logger.setLevel(log_level)
-    datasets.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.set_verbosity(log_level)
     set_seed(training_args.seed)
 
     # Data: one text → contiguous train / validation / test parts → windows.

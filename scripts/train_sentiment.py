@@ -21,14 +21,11 @@ accuracy; `pipeline("text-classification", model=output_dir)` then returns `NEGA
 """
 
 import logging
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import numpy as np
-import transformers
 from datasets import load_dataset
 from transformers import (
     AutoModel,
@@ -36,7 +33,6 @@ from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
-    HfArgumentParser,
     Trainer,
     TrainingArguments,
     set_seed,
@@ -45,6 +41,7 @@ from transformers import (
 from rnnformers import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification
 from rnnformers.metrics import load_metric
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
+from rnnformers.scripts_utils import parse_args_and_set_up_logging
 from rnnformers.tokenization import train_subword_tokenizer
 
 
@@ -143,21 +140,9 @@ def load_splits(data_args: DataArguments, seed: int) -> datasets.DatasetDict:
 
 
 def main():
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    if len(sys.argv) == 2 and sys.argv[1].endswith(".json"):
-        model_args, data_args, training_args = parser.parse_json_file(json_file=os.path.abspath(sys.argv[1]))
-    else:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses()
-
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-        datefmt="%m/%d/%Y %H:%M:%S",
-        handlers=[logging.StreamHandler(sys.stdout)],
+    model_args, data_args, training_args = parse_args_and_set_up_logging(
+        (ModelArguments, DataArguments, TrainingArguments), logger
     )
-    log_level = training_args.get_process_log_level()
-    logger.setLevel(log_level)
-    datasets.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.set_verbosity(log_level)
     if data_args.early_stopping_patience is not None and not training_args.load_best_model_at_end:
         raise ValueError("--early_stopping_patience needs --load_best_model_at_end and an --eval_strategy.")
     set_seed(training_args.seed)

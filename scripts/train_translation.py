@@ -20,21 +20,16 @@ and a model card with the measured scores.
 
 import csv
 import logging
-import os
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
 import numpy as np
-import transformers
 from datasets import Dataset, load_dataset
 from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     DataCollatorForSeq2Seq,
-    HfArgumentParser,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     pipeline,
@@ -44,6 +39,7 @@ from transformers import (
 from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.metrics import load_metric
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
+from rnnformers.scripts_utils import parse_args_and_set_up_logging
 from rnnformers.tokenization import train_subword_tokenizer
 
 
@@ -184,21 +180,9 @@ class TranslationScorer:
 
 
 def main():
-    parser = HfArgumentParser((ModelArguments, DataArguments, Seq2SeqTrainingArguments))
-    if len(sys.argv) == 2 and sys.argv[1].endswith(".json"):
-        model_args, data_args, training_args = parser.parse_json_file(json_file=os.path.abspath(sys.argv[1]))
-    else:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses()
-
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-        datefmt="%m/%d/%Y %H:%M:%S",
-        handlers=[logging.StreamHandler(sys.stdout)],
+    model_args, data_args, training_args = parse_args_and_set_up_logging(
+        (ModelArguments, DataArguments, Seq2SeqTrainingArguments), logger
     )
-    log_level = training_args.get_process_log_level()
-    logger.setLevel(log_level)
-    datasets.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.set_verbosity(log_level)
     set_seed(training_args.seed)
 
     # Data: pairs → split by source sentence.
