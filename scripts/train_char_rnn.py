@@ -113,6 +113,8 @@ def main():
     model_args, data_args, training_args = parse_args_and_set_up_logging(
         (ModelArguments, DataArguments, TrainingArguments), logger
     )
+    if data_args.eval_only and not model_args.model_name_or_path:
+        raise ValueError("--eval_only needs --model_name_or_path: there is no trained model to evaluate.")
     set_seed(training_args.seed)
 
     # Data: one text → contiguous train / validation / test parts → windows.
@@ -139,15 +141,14 @@ def main():
                 dataset = char_windows(ids, eval_window_length, eval_stride)
             limit = data_args.max_train_samples if name == "train" else data_args.max_eval_samples
             if limit is not None and limit < len(dataset):
-                dataset = dataset.shuffle(seed=training_args.seed).select(range(limit)) if name == "train" else (
-                    dataset.select(range(limit))
-                )
+                # Random training windows; the first evaluation windows, so that figures stay comparable.
+                if name == "train":
+                    dataset = dataset.shuffle(seed=training_args.seed)
+                dataset = dataset.select(range(limit))
             windows[name] = dataset
     logger.info("windows: %s", {name: len(dataset) for name, dataset in windows.items()})
 
     # Model.
-    if data_args.eval_only and not model_args.model_name_or_path:
-        raise ValueError("--eval_only needs --model_name_or_path: there is no trained model to evaluate.")
     if model_args.model_name_or_path:
         model = AutoModelForCausalLM.from_pretrained(
             model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code

@@ -90,6 +90,13 @@ def test_script_trains_evaluates_writes_a_hub_ready_folder_and_resumes_exactly(s
     for name, tensor in first_weights.items():
         torch.testing.assert_close(resumed_weights[name], tensor, msg=name)
 
+    # --eval_only scores a saved folder on the same split: the figures of the training run come back.
+    scored = tmp_path / "scored"
+    run_script(*tiny_run_args(small_corpus, scored, 30), "--model_name_or_path", first, "--eval_only")
+    rescored = json.loads((scored / "validation_results.json").read_text())
+    assert rescored["validation_loss"] == pytest.approx(validation["validation_loss"], rel=1e-5)
+    assert not (scored / "train_results.json").exists()
+
 
 def test_script_runs_under_accelerate_with_two_processes(small_corpus, tmp_path):
     pytest.importorskip("accelerate")
