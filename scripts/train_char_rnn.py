@@ -33,7 +33,7 @@ from transformers import (
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
 from rnnformers.data import BUNDLED_SHAKESPEARE, char_windows, split_text
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
-from rnnformers.scripts_utils import parse_args_and_set_up_logging
+from rnnformers.scripts_utils import parse_args_and_set_up_logging, train_and_save
 from rnnformers.tokenization import build_char_tokenizer
 
 
@@ -182,13 +182,7 @@ def main():
     )
 
     if not data_args.eval_only:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
-        metrics = train_result.metrics
-        metrics["train_samples"] = len(windows["train"])
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
+        train_and_save(trainer)
 
     # Evaluation: loss in nats per character and perplexity, on the validation and test parts.
     card_metrics = []

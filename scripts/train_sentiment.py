@@ -41,7 +41,7 @@ from transformers import (
 from rnnformers import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification
 from rnnformers.metrics import load_metric
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
-from rnnformers.scripts_utils import parse_args_and_set_up_logging
+from rnnformers.scripts_utils import parse_args_and_set_up_logging, train_and_save
 from rnnformers.tokenization import train_subword_tokenizer
 
 
@@ -214,13 +214,7 @@ def main():
     )
 
     if train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()  # the best model when --load_best_model_at_end, with its tokenizer
-        metrics = train_result.metrics
-        metrics["train_samples"] = len(tokenized["train"])
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
+        train_and_save(trainer)
     else:
         # Scoring a saved model (e.g. a checkpoint of an interrupted run): its output folder gets the model too.
         trainer.save_model()

@@ -39,7 +39,7 @@ from transformers import (
 from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.metrics import load_metric
 from rnnformers.modelcard import CardInfo, CardMetric, push_output_dir_to_hub, write_model_card
-from rnnformers.scripts_utils import parse_args_and_set_up_logging
+from rnnformers.scripts_utils import parse_args_and_set_up_logging, train_and_save
 from rnnformers.tokenization import train_subword_tokenizer
 
 
@@ -286,13 +286,7 @@ def main():
     )
 
     if do_train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
-        metrics = train_result.metrics
-        metrics["train_samples"] = len(tokenized["train"])
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
+        train_and_save(trainer)
 
     # Final scores with beam search on the whole validation and test parts.
     card_metrics = []

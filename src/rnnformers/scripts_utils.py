@@ -32,3 +32,18 @@ def parse_args_and_set_up_logging(dataclass_types: tuple, logger: logging.Logger
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     return tuple(parsed)
+
+
+def train_and_save(trainer) -> dict:
+    """Trains (resuming from `--resume_from_checkpoint` if given), saves the model, then the train metrics and state.
+
+    With `--load_best_model_at_end` the saved model is the best one. Returns the train metrics.
+    """
+    train_result = trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    trainer.save_model()
+    metrics = train_result.metrics
+    metrics["train_samples"] = len(trainer.train_dataset)
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    return metrics
