@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer  # noqa: E402
 
 import rnnformers  # noqa: E402, F401  (registers the model classes)
+from rnnformers.training.lifecycle import load_pretrained  # noqa: E402
 
 
 def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int):
@@ -54,8 +55,8 @@ def main(argv: list[str] | None = None):
     if not args.source.strip():
         parser.error("the source sentence is empty.")
 
-    model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=args.trust_remote_code).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    model = load_pretrained(AutoModelForSeq2SeqLM, args.model, "model", trust_remote_code=args.trust_remote_code).eval()
+    tokenizer = load_pretrained(AutoTokenizer, args.model, "model", trust_remote_code=args.trust_remote_code)
     source_tokens, target_tokens, weights = attention_matrix(model, tokenizer, args.source, args.target, args.num_beams)
 
     fig, ax = plt.subplots(figsize=(0.5 * len(source_tokens) + 2, 0.5 * len(target_tokens) + 1.5))

@@ -101,7 +101,7 @@ def main():
     parts = split_text(text, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100)
 
     # Tokenizer: a saved one, or every character of the training part.
-    tokenizer = load_saved_tokenizer(model_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = build_char_tokenizer(parts["train"], lowercase=model_args.lowercase)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)

@@ -103,7 +103,7 @@ def main():
     logger.info("pairs: %s", {name: len(part) for name, part in splits.items()})
 
     # Tokenizer: a saved one, or one byte-level BPE for both languages trained on the training pairs only.
-    tokenizer = load_saved_tokenizer(model_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
             (text for row in splits["train"] for text in (row["source"], row["target"])),

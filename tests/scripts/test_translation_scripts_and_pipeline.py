@@ -260,11 +260,15 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     assert model.generation_config.max_length == 13 and len(tokenizer) == model.config.vocab_size
     assert model.config.bidirectional_encoder and model.config.hidden_size == 16
 
-    # Continuing from a checkpoint with a tokenizer of another vocabulary is refused before any training.
+    # Resuming reads the checkpoint's own tokenizer; resuming with another one is refused before any training.
+    other = tmp_path / "other-tokenizer"
+    train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300, add_bos_eos=True
+                            ).save_pretrained(other)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
          "--output_dir", str(output_dir), "--do_train", "--max_train_samples", "600", "--max_steps", "9",
-         "--vocab_size", "300", "--resume_from_checkpoint", str(output_dir / "checkpoint-6"), "--report_to", "none"],
+         "--tokenizer_name", str(other), "--resume_from_checkpoint", str(output_dir / "checkpoint-6"),
+         "--report_to", "none"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode != 0
