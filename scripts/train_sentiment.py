@@ -52,6 +52,7 @@ from rnnformers.training.lifecycle import (
     load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -154,6 +155,7 @@ def main():
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = sampled.map(tokenize, batched=True, remove_columns=[data_args.text_column])
         tokenized = tokenized.rename_column(data_args.label_column, "labels")
+    scored_parts = parts_to_score(training_args, tokenized)  # checked now, not after training
 
     # Model: the saved classifier, or a new one (with pretrained embeddings when asked for).
     model = build_model(model_args, data_args, tokenizer)
@@ -185,13 +187,8 @@ def main():
 
     # Evaluate: accuracy and F1 on the validation part (--do_eval) and the dataset's test split (--do_predict).
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in tokenized:
-            raise ValueError(f"{flag} needs a {split} split, which {source} does not have.")
-        metrics = evaluate_and_save(trainer, tokenized[split], split)
+    for split, dataset in scored_parts:
+        metrics = evaluate_and_save(trainer, dataset, split)
         card_metrics += card_metrics_of(split, metrics, data_args, source)
 
     # Save: tokenizer, card, upload.

@@ -271,3 +271,15 @@ def load_sentiment_splits_of(data: Dataset, tmp_path) -> dict:
     path = tmp_path / "probe.parquet"
     data.to_parquet(path)
     return load_sentiment_splits(str(path))
+
+
+def test_tokenizer_script_refuses_an_empty_file_or_empty_texts(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="--train_file '.*empty.txt' is empty"):
+        load_script("train_tokenizer.py").main(["--train_file", str(empty), "--output_dir", str(tmp_path / "a")])
+    blank = tmp_path / "blank.csv"
+    blank.write_text('text\n""\n"   "\n')
+    with pytest.raises(ValueError, match="holds no non-empty text in column 'text'"):
+        load_script("train_tokenizer.py").main(["--train_file", str(blank), "--output_dir", str(tmp_path / "b")])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -115,3 +115,15 @@ def test_a_resumed_run_reads_the_checkpoint_tokenizer_and_refuses_another(tmp_pa
     assert load_saved_tokenizer(BaseModelArguments(), TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
     with pytest.raises(ValueError, match="differs from the one saved with --resume_from_checkpoint"):
         check_tokenizer_matches(build_char_tokenizer("TO BE"), args, None)
+
+
+def test_the_parts_to_score_are_those_asked_for_and_must_exist(tmp_path):
+    from rnnformers.training.lifecycle import parts_to_score
+
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, do_predict=True)
+    assert parts_to_score(args, {"train": 1, "validation": 2, "test": 3}) == [("test", 3)]
+    # --eval_strategy turns --do_eval on (transformers): the final validation scores come with it.
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, eval_strategy="epoch")
+    assert parts_to_score(args, {"train": 1, "validation": 2}) == [("validation", 2)]
+    with pytest.raises(ValueError, match="--do_eval needs a validation part, and this run's data has none"):
+        parts_to_score(args, {"train": 1, "test": 3})

@@ -336,6 +336,16 @@ def train_and_save(trainer, data_metrics: dict | None = None) -> dict:
     return metrics
 
 
+def parts_to_score(training_args, parts: dict) -> list[tuple[str, object]]:
+    """The `(split, dataset)` pairs of `parts` this run scores at the end: "validation" with `--do_eval`, "test" with
+    `--do_predict`. A part asked for that the data lacks is an error, not a silent skip."""
+    wanted = [("validation", "--do_eval", training_args.do_eval), ("test", "--do_predict", training_args.do_predict)]
+    for split, flag, asked in wanted:
+        if asked and split not in parts:
+            raise ValueError(f"{flag} needs a {split} part, and this run's data has none.")
+    return [(split, parts[split]) for split, _, asked in wanted if asked]
+
+
 def evaluate_and_save(trainer, dataset, split: str, derived_metrics=None, **kwargs) -> dict:
     """`trainer.evaluate` on `dataset` with metric names prefixed by `split`, logged and saved as `<split>_results.json`.
 
@@ -380,6 +390,7 @@ __all__ = [
     "load_saved_tokenizer",
     "parse_args_and_set_up_logging",
     "parse_config_overrides",
+    "parts_to_score",
     "save_tokenizer_and_card",
     "scores_own_folder",
     "take_samples",

@@ -56,6 +56,17 @@ class TranslationScorer:
         self.metric = load_metric("bleu_chrf")
         self.references = {self._key(ids): refs for ids, refs in zip(sources, references)}
 
+    @classmethod
+    def for_held_out_parts(cls, tokenizer, splits: dict, tokenized: dict) -> "TranslationScorer":
+        """A scorer knowing the references of every validation and test source (`splits[name]["references"]`,
+        matched to the encoded sources `tokenized[name]["input_ids"]`)."""
+        held_out = [name for name in ("validation", "test") if name in splits]
+        return cls(
+            tokenizer,
+            sources=[ids for name in held_out for ids in tokenized[name]["input_ids"]],
+            references=[refs for name in held_out for refs in splits[name]["references"]],
+        )
+
     def _key(self, ids) -> tuple[int, ...]:
         return tuple(int(i) for i in ids if i not in (-100, self.tokenizer.pad_token_id))
 
