@@ -16,7 +16,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, p
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
-from rnnformers.training.translation import PairTokenizer, TranslationScorer
+from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
 
 from conftest import ROOT, SHARED_DATA, make_hub_snapshot, run_python_without_rnnformers
 
@@ -152,7 +152,7 @@ def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     png = tmp_path / "attention.png"
     plot_attention = load_script("plot_attention")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])
-    source_tokens, target_tokens, weights = plot_attention.attention_matrix(
+    source_tokens, target_tokens, weights = attention_matrix(
         model, tokenizer, "I like soccer.", "Me gusta el fútbol.", num_beams=1
     )
     assert "".join(source_tokens) == "<s>I like soccer.</s>" and "".join(target_tokens) == "Me gusta el fútbol.</s>"
