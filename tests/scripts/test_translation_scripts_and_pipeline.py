@@ -260,6 +260,22 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     assert model.generation_config.max_length == 13 and len(tokenizer) == model.config.vocab_size
     assert model.config.bidirectional_encoder and model.config.hidden_size == 16
 
+    # Scoring the saved model without training gives the same test scores; its card states no hyperparameters.
+    scored = tmp_path / "scored"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
+         "--model_name_or_path", str(output_dir), "--output_dir", str(scored), "--do_predict",
+         "--predict_with_generate", "--max_predict_samples", "20", "--validation_split_percentage", "2",
+         "--test_split_percentage", "2", "--num_beams", "2", "--max_target_length", "12", "--report_to", "none"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rescored = json.loads((scored / "test_results.json").read_text())
+    assert rescored["test_bleu"] == pytest.approx(test_results["test_bleu"])
+    scored_card = (scored / "README.md").read_text()
+    assert "Not trained by this run" in scored_card and "learning rate" not in scored_card
+    assert "learning rate" in card and (scored / "translation.py").is_file()
+
     # Resuming reads the checkpoint's own tokenizer; resuming with another one is refused before any training.
     other = tmp_path / "other-tokenizer"
     train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300, add_bos_eos=True
