@@ -200,15 +200,15 @@ def load_pretrained(auto_class, name_or_path: str, argument: str, **kwargs):
     return auto_class.from_pretrained(name_or_path, **kwargs)
 
 
-def load_saved_tokenizer(model_args: BaseModelArguments, training_args, **other_sources: str | None):
+def load_saved_tokenizer(model_args: BaseModelArguments, training_args=None, **other_sources: str | None):
     """The tokenizer of `--tokenizer_name`, else of the first of `other_sources` given (e.g.
-    `pretrained_embeddings=...`), else of `--model_name_or_path`, else the one saved in `--resume_from_checkpoint`;
-    None when the run names none (the script builds one).
+    `pretrained_embeddings=...`), else of `--model_name_or_path`, else the one saved in `--resume_from_checkpoint`
+    (pass `training_args`); None when the run names none (the script builds one).
 
     A resumed run thus reads its ids as the interrupted run did, even where building the tokenizer again would not
     give the same ids (the `tokenizers` trainers break ties in hash order).
     """
-    checkpoint = training_args.resume_from_checkpoint
+    checkpoint = training_args.resume_from_checkpoint if training_args is not None else None
     if not (isinstance(checkpoint, str) and Path(checkpoint, "tokenizer_config.json").is_file()):
         checkpoint = None
     sources = [("tokenizer_name", model_args.tokenizer_name), *other_sources.items(),
