@@ -4,9 +4,21 @@ Importing the package registers every model with the `Auto*` classes, and marks 
 copy its code next to the weights, so a saved folder loads with `trust_remote_code=True` where rnnformers is absent.
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+)
 
-from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
+from .models.char_rnn import (
+    CharRNNConfig,
+    CharRNNForCausalLM,
+    CharRNNModel,
+    CharRNNPreTrainedModel,
+    RecurrentStateCache,
+)
 from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
@@ -19,6 +31,7 @@ from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation"
 __version__ = "0.1.0"
 
 for config_class, model_class, auto_model_class in (
+    (CharRNNConfig, CharRNNModel, AutoModel),
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
@@ -33,11 +46,13 @@ for config_class, model_class, auto_model_class in (
 __all__ = [
     "CharRNNConfig",
     "CharRNNForCausalLM",
+    "CharRNNModel",
     "CharRNNPreTrainedModel",
     "FreezeEmbeddingsCallback",
     "GRUConfig",
     "GRUForSequenceClassification",
     "GRUPreTrainedModel",
+    "RecurrentStateCache",
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
