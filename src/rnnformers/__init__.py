@@ -19,7 +19,7 @@ from .models.char_rnn import (
     CharRNNPreTrainedModel,
     RecurrentStateCache,
 )
-from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
+from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 for config_class, model_class, auto_model_class in (
     (CharRNNConfig, CharRNNModel, AutoModel),
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
+    (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
 ):
@@ -51,6 +52,7 @@ __all__ = [
     "FreezeEmbeddingsCallback",
     "GRUConfig",
     "GRUForSequenceClassification",
+    "GRUModel",
     "GRUPreTrainedModel",
     "RecurrentStateCache",
     "RnnTranslationPipeline",

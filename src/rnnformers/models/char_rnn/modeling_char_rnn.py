@@ -170,7 +170,8 @@ def run_recurrent_layer(
     state: LayerState,
     step_mask: torch.Tensor | None,
     training: bool,
-) -> tuple[torch.Tensor, LayerState]:
+    need_final_state: bool = True,
+) -> tuple[torch.Tensor, LayerState | None]:
     """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
 
     Args:
@@ -179,6 +180,7 @@ def run_recurrent_layer(
         weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
         state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
         step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
+        need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
 
     Returns:
         outputs [batch, time, hidden_size] (meaningless after a row's valid steps) and the state after each row's
@@ -194,9 +196,9 @@ def run_recurrent_layer(
         final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
         return outputs, (final,)
     hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
-    if step_mask is None:
+    if step_mask is None or not need_final_state:
         outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
-        return outputs, (h_n[0], c_n[0])
+        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
     # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
     h, c = state
     step_outputs = []
@@ -254,13 +256,15 @@ class RecurrentStack(nn.Module):
         inputs: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         initial_state: Sequence[LayerState] | None = None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState]]:
+        return_final_state: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
         """
         Args:
             inputs: [batch, time, input_size].
             attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
             initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
                 direction`), each [batch, hidden_size]; None for zeros.
+            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
 
         Returns:
             `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
@@ -298,7 +302,9 @@ class RecurrentStack(nn.Module):
                 weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
-                outputs, final = run_recurrent_layer(self.cell_type, layer_input, weights, state, step_mask, self.training)
+                outputs, final = run_recurrent_layer(
+                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                )
                 direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
                 final_state.append(final)
             hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
@@ -310,7 +316,7 @@ class RecurrentStack(nn.Module):
                 torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
-        return layer_outputs[-1], tuple(layer_outputs), final_state
+        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
 
 
 def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
