@@ -19,13 +19,14 @@ from .models.char_rnn import (
     CharRNNPreTrainedModel,
     RecurrentStateCache,
 )
-from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
+from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
 from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation" pipeline task
+from .training.callbacks import FreezeEmbeddingsCallback
 
 
 __version__ = "0.1.0"
