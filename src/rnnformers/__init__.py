@@ -23,6 +23,7 @@ from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPr
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionModel,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
 from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation" pipeline task
@@ -36,6 +37,7 @@ for config_class, model_class, auto_model_class in (
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
     (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
 ):
     AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
@@ -59,6 +61,7 @@ __all__ = [
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
     "__version__",
 ]
