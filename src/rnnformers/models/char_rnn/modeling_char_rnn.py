@@ -13,6 +13,7 @@ This file imports only its configuration, so a saved folder runs with `trust_rem
 """
 
 import math
+import re
 from collections.abc import Sequence
 
 import torch
@@ -20,6 +21,8 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache, LinearAttentionLayer
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_char_rnn import CharRNNConfig
@@ -369,6 +372,32 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
+# Folders keep the layout saved before the base model existed (no base-model prefix):
+# transformers renames it on load (`from_pretrained`) and back on save, so older versions of this code load new folders.
+SAVED_LAYOUT = [(r"^embed_tokens\.", "char_rnn.embed_tokens."), (r"^rnn\.", "char_rnn.rnn.")]
+register_checkpoint_conversion_mapping(
+    "char_rnn", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
+)
+
+
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
+
+
 class CharRNNPreTrainedModel(PreTrainedModel):
     config_class = CharRNNConfig
     base_model_prefix = "char_rnn"
@@ -382,6 +411,7 @@ class CharRNNPreTrainedModel(PreTrainedModel):
         # as the constructor checks them.
         config.check_values()
         super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
 
     @torch.no_grad()
     def _init_weights(self, module):

@@ -14,6 +14,7 @@ This file imports only its configuration, so a saved folder runs with `trust_rem
 """
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -632,19 +633,36 @@ def check_no_empty_rows(attention_mask: torch.Tensor, name: str) -> None:
         raise ValueError(f"rows {empty_rows} of `{name}` are all padding: every source needs a real token.")
 
 
-# Folders saved before the base model existed hold the encoder at `encoder.*`, the decoder's GRU at `decoder.weight_*`
-# and the attention at `attention.*`. transformers renames them on load and back on save, so every saved folder keeps
-# that layout (and loads in older versions of this code too).
+# Folders keep the layout saved before the base model existed (no base-model prefix, the decoder's GRU and the
+# attention at the top level): transformers renames it on load (`from_pretrained`) and back on save, so older versions
+# of this code load new folders.
+SAVED_LAYOUT = [
+    (r"^encoder\.", "model.encoder."),
+    (r"^decoder\.weight_", "model.decoder.rnn.weight_"),
+    (r"^decoder\.bias_", "model.decoder.rnn.bias_"),
+    (r"^attention\.", "model.decoder.attention."),
+]
 register_checkpoint_conversion_mapping(
-    "seq2seq_gru_attention",
-    [
-        WeightRenaming(r"^encoder\.", "model.encoder."),
-        WeightRenaming(r"^decoder\.weight_", "model.decoder.rnn.weight_"),
-        WeightRenaming(r"^decoder\.bias_", "model.decoder.rnn.bias_"),
-        WeightRenaming(r"^attention\.", "model.decoder.attention."),
-    ],
-    overwrite=True,
+    "seq2seq_gru_attention", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
 )
+
+
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
 
 
 class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
@@ -660,6 +678,7 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
         # checked as the constructor checks them.
         config.check_values()
         super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
 
     @torch.no_grad()
     def _init_weights(self, module):
