@@ -328,6 +328,7 @@ register_checkpoint_conversion_mapping(
 )
 
 
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.load_saved_layout
 def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
     """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
     `from_pretrained`, so the saved layout is renamed here too."""

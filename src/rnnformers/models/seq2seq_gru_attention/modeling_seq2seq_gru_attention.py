@@ -647,6 +647,7 @@ register_checkpoint_conversion_mapping(
 )
 
 
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.load_saved_layout
 def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
     """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
     `from_pretrained`, so the saved layout is renamed here too."""
@@ -680,9 +681,10 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
 
+    # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_weights
     @torch.no_grad()
     def _init_weights(self, module):
-        # PyTorch's own defaults, which the chapter's model trains with.
+        # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
         if isinstance(module, RecurrentStack):
             module.reset_parameters()
         elif isinstance(module, nn.Linear):
@@ -693,7 +695,7 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=1.0)
             # The row is a view without the "already loaded" flag of its weight: check the weight's flag, as
-            # transformers does, so that a loaded padding embedding is kept.
+            # transformers does, so that a loaded (e.g. pretrained, non-zero) padding embedding is kept.
             if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
                 init.zeros_(module.weight[module.padding_idx])
 
