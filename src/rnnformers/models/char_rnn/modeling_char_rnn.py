@@ -341,21 +341,30 @@ class RecurrentGenerationMixin(GenerationMixin):
         next_sequence_length: int | None = None,
         past_key_values: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        is_first_iteration: bool | None = False,
         **kwargs,
     ) -> dict:
-        # transformers feeds only the positions the state has not read yet (`next_sequence_length`) and forwards every
-        # other keyword argument (`output_hidden_states`, `encoder_outputs`, ...) to `forward`.
-        model_inputs = super().prepare_inputs_for_generation(
-            input_ids, next_sequence_length=next_sequence_length, past_key_values=past_key_values,
-            attention_mask=attention_mask, **kwargs,
-        )
-        mask_key = "decoder_attention_mask" if self.config.is_encoder_decoder else "attention_mask"
-        mask = model_inputs.get(mask_key)
-        if mask is not None:
-            # The state summarises the positions before these: the mask covers the new positions only.
-            new_positions = model_inputs[self.main_input_name if not self.config.is_encoder_decoder else "decoder_input_ids"]
-            new_positions = new_positions if new_positions is not None else model_inputs["inputs_embeds"]
-            model_inputs[mask_key] = mask[:, -new_positions.shape[1] :]
+        """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
+        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
+        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
+        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        if self.config.is_encoder_decoder:
+            # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
+            model_inputs["decoder_input_ids"] = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["attention_mask"] = attention_mask
+        else:
+            if inputs_embeds is not None and is_first_iteration:
+                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+                model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
+            else:
+                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+                model_inputs["input_ids"] = new_inputs
+            if attention_mask is not None:
+                # The state summarises the positions before these: the mask covers the new positions only.
+                model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
+        model_inputs["past_key_values"] = past_key_values
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
