@@ -360,6 +360,11 @@ class RecurrentGenerationMixin(GenerationMixin):
         all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
         `encoder_outputs`, ...) forwarded to `forward` unchanged."""
         model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
+            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
+            # generate() could tell this from): feed only the positions the state has not read.
+            next_sequence_length = input_ids.shape[1] - seen
         if self.config.is_encoder_decoder:
             # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
             model_inputs["decoder_input_ids"] = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
