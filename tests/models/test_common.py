@@ -250,7 +250,8 @@ def test_a_folder_in_the_layout_saved_before_base_models_loads_with_the_same_out
     # The layout of main before the base models: no base-model prefix, the seq2seq decoder GRU and attention on top.
     old_state = {family.old_key(name): tensor for name, tensor in load_file(tmp_path / "model.safetensors").items()}
     assert not any(name.startswith(f"{model.base_model_prefix}.") for name in old_state)
-    save_file({k: v.contiguous() for k, v in old_state.items()}, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    old_state = {name: tensor.contiguous() for name, tensor in old_state.items()}
+    save_file(old_state, tmp_path / "model.safetensors", metadata={"format": "pt"})
     loaded = family.auto_head.from_pretrained(tmp_path).eval()
     _, ids, mask = padded_batch("left")
     assert torch.equal(loaded(**family.inputs(ids, mask)).logits, model(**family.inputs(ids, mask)).logits)

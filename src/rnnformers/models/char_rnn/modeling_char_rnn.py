@@ -95,7 +95,7 @@ class RecurrentStateCache(Cache):
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
         """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
         if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
-            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden_size] tensors.")
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
         cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
         for state_idx, state in enumerate(states):
             for layer_idx in range(state.shape[0]):
@@ -238,10 +238,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -302,7 +302,8 @@ class RecurrentStack(nn.Module):
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
             for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -315,8 +316,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -357,7 +359,8 @@ class RecurrentGenerationMixin(GenerationMixin):
             next_sequence_length = input_ids.shape[1] - seen
         if self.config.is_encoder_decoder:
             # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
-            model_inputs["decoder_input_ids"] = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
             model_inputs["attention_mask"] = attention_mask
         else:
             if inputs_embeds is not None and is_first_iteration:
@@ -386,8 +389,8 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
-# Folders keep the layout saved before the base model existed (no base-model prefix):
-# transformers renames it on load (`from_pretrained`) and back on save, so older versions of this code load new folders.
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
 SAVED_LAYOUT = [(r"^embed_tokens\.", "char_rnn.embed_tokens."), (r"^rnn\.", "char_rnn.rnn.")]
 register_checkpoint_conversion_mapping(
     "char_rnn", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
@@ -497,11 +500,12 @@ class CharRNNModel(CharRNNPreTrainedModel):
             expected = (tokens.shape[0], self.config.hidden_size)
             if states is not None and (
                 len(states) != self.config.num_layers
-                or any(len(layer) != expected_states or any(tuple(s.shape) != expected for s in layer) for layer in states)
+                or any(len(layer) != expected_states for layer in states)
+                or any(tuple(s.shape) != expected for layer in states for s in layer)
             ):
                 raise ValueError(
-                    f"`past_key_values` must hold {self.config.num_layers} layers of {expected_states} state tensor(s) "
-                    f"shaped {expected} (batch, hidden_size)."
+                    f"`past_key_values` must hold {self.config.num_layers} layers of {expected_states} state "
+                    f"tensor(s) shaped {expected} (batch, hidden_size)."
                 )
         if is_tracing():
             return
@@ -558,7 +562,7 @@ class CharRNNModel(CharRNNPreTrainedModel):
 
         if use_cache:
             if past_key_values is None:
-                past_key_values = RecurrentStateCache(self.config.num_layers, 2 if self.config.cell_type == "lstm" else 1)
+                past_key_values = RecurrentStateCache(self.config.num_layers, self.rnn.number_of_states)
             past_key_values.update_layer_states(final_state, inputs_embeds.shape[1])
         else:
             past_key_values = None
@@ -654,7 +658,8 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
 
     def _validate_labels(self, labels, tokens):
         if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(f"`labels` must be a tensor of integer token ids, got {getattr(labels, 'dtype', type(labels))}.")
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
         if tokens is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
             raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the input has {tuple(tokens.shape[:2])}.")
         if is_tracing():

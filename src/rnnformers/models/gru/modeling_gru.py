@@ -103,10 +103,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -167,7 +167,8 @@ class RecurrentStack(nn.Module):
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
             for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -180,8 +181,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -288,8 +290,9 @@ class MaskedRecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -320,8 +323,8 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
-# Folders keep the layout saved before the base model existed (no base-model prefix):
-# transformers renames it on load (`from_pretrained`) and back on save, so older versions of this code load new folders.
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
 SAVED_LAYOUT = [(r"^embed_tokens\.", "gru.embed_tokens."), (r"^rnn\.", "gru.rnn.")]
 register_checkpoint_conversion_mapping(
     "gru", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
@@ -633,7 +636,8 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             if self.config.problem_type is None:
                 # Decided from the config, never from the labels' dtype (transformers' default would switch float
                 # labels to multi-label).
-                self.config.problem_type = "regression" if self.config.num_labels == 1 else "single_label_classification"
+                num_labels = self.config.num_labels
+                self.config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
 
         if not return_dict:
@@ -641,7 +645,9 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             return ((loss,) + output) if loss is not None else output
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
-    def _pool(self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor) -> torch.Tensor:
+    def _pool(
+        self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor
+    ) -> torch.Tensor:
         """[batch, time, F] outputs, [batch, time] mask and [batch, F] last state → [batch, F or 2F] text vector."""
         if self.config.pooling == "last":
             return last_state

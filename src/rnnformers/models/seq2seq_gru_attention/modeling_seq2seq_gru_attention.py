@@ -99,7 +99,7 @@ class RecurrentStateCache(Cache):
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
         """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
         if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
-            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden_size] tensors.")
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
         cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
         for state_idx, state in enumerate(states):
             for layer_idx in range(state.shape[0]):
@@ -246,10 +246,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -310,7 +310,8 @@ class RecurrentStack(nn.Module):
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
             for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -323,8 +324,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -367,7 +369,8 @@ class RecurrentGenerationMixin(GenerationMixin):
             next_sequence_length = input_ids.shape[1] - seen
         if self.config.is_encoder_decoder:
             # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
-            model_inputs["decoder_input_ids"] = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
             model_inputs["attention_mask"] = attention_mask
         else:
             if inputs_embeds is not None and is_first_iteration:
@@ -919,9 +922,8 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
 
     def _validate_labels(self, labels):
         if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(
-                f"`labels` must be a tensor of integer token ids, got {getattr(labels, 'dtype', type(labels).__name__)}."
-            )
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
         if labels.dim() != 2:
             raise ValueError(f"`labels` must be [batch, target_len] token ids, got shape {tuple(labels.shape)}.")
         if is_tracing():
