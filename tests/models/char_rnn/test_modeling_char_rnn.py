@@ -112,9 +112,10 @@ def test_outputs_equal_torch_rnn_and_the_cache_round_trips_through_plain_tensors
 def test_detach_keeps_the_state_and_cuts_the_graph_for_truncated_bptt():
     model = make_model().train()
     windows = torch.randint(1, VOCAB, (3, 2, 6))
+    assert model(windows[0], labels=windows[0]).past_key_values is None  # no state kept while training by default
     cache = None
     for window in windows:
-        out = model(window, labels=window, past_key_values=cache)
+        out = model(window, labels=window, past_key_values=cache, use_cache=True)
         out.loss.backward()  # would fail on the second window if the graph of the first were kept and freed
         before = out.past_key_values.to_tensors()[0].clone()
         cache = out.past_key_values.detach_()

@@ -548,7 +548,10 @@ class CharRNNModel(CharRNNPreTrainedModel):
             output_hidden_states (`bool`, *optional*): return `num_layers + 1` tensors: the embeddings, then each
                 layer's outputs.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states

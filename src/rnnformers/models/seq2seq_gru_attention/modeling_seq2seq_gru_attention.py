@@ -806,7 +806,10 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         Returns:
             [`Seq2SeqModelOutput`] with `last_hidden_state` `[batch, target_len, 2 * hidden_size]`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
