@@ -115,6 +115,11 @@ class RecurrentStack(nn.Module):
         for param in self.parameters():
             init.uniform_(param, -bound, bound)
 
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
                 f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
@@ -166,9 +171,8 @@ class RecurrentStack(nn.Module):
             if layer > 0 and self.dropout > 0:
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
-            for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -195,17 +199,13 @@ def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
-class MaskedRecurrentStack(nn.Module):
-    """A stack of uni- or bidirectional GRU/LSTM layers that reads only the valid (non-padding) steps of each row.
-
-    The same contract as [`RecurrentStack`] (outputs at the tokens' positions, one final state per layer and
-    direction, an optional initial state), in this family's parameter layout: each (layer, direction) is its own
+class MaskedRecurrentStack(RecurrentStack):
+    """[`RecurrentStack`] (same contract and computation: outputs at the tokens' positions, one final state per layer
+    and direction, an optional initial state) in this family's parameter layout: each (layer, direction) is its own
     one-layer [`RecurrentStack`] (`layers.{layer}.{direction}.weight_ih_l0`, ...).
 
-    How: each row's valid steps are moved to the front (so padding may be on either side), which makes every valid
-    output of the forward direction exact, as padding now only follows them. The backward direction reads the same
-    rows with their valid steps reversed in place, so it too meets a row's tokens before its padding; its outputs are
-    put back in reading order. This runs one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
+    Each row's valid steps are moved to the front, so padding (on either side) only follows them, and the backward
+    direction reads them reversed in place: one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
     packed-sequence RNN backward slices the packed input at every step and materialises a full-size gradient each
     time, which makes it quadratic in the text length: 5x slower than this on IMDb reviews cut at 400 tokens, in
     benchmarks/bench_sentiment.py.)
@@ -213,12 +213,14 @@ class MaskedRecurrentStack(nn.Module):
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
                  bidirectional: bool):
-        super().__init__()
+        nn.Module.__init__(self)  # not RecurrentStack's: the parameters live in `layers`
         self.cell_type = cell_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.number_of_states = 2 if cell_type == "lstm" else 1
+        # Between layers only, as in `nn.GRU(dropout=...)`.
+        self.dropout = dropout
         self.layers = nn.ModuleList(
             nn.ModuleList(
                 RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
@@ -226,76 +228,13 @@ class MaskedRecurrentStack(nn.Module):
             )
             for layer in range(num_layers)
         )
-        # Between layers only, as in `nn.GRU(dropout=...)`.
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        initial_state: Sequence[LayerState] | None = None,
-        return_final_state: bool = True,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
-        """
-        Args:
-            inputs: [batch, time, input_size].
-            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
-            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
-                direction`), each [batch, hidden_size]; None for zeros.
-            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+    def reset_parameters(self):
+        # Each (layer, direction) initialises its own parameters, as `nn.GRU` does, once.
+        pass
 
-        Returns:
-            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
-            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
-            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
-            direction: after its first).
-        """
-        batch_size, seq_len, _ = inputs.shape
-        step_mask = order = None
-        if attention_mask is not None:
-            mask = attention_mask.bool()
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-            lengths = mask.sum(dim=1, keepdim=True)
-            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
-            step_mask = steps < lengths
-        if self.num_directions == 2:
-            if step_mask is None:
-                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
-            else:
-                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
-                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
-                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
-        if initial_state is None:
-            zeros = inputs.new_zeros(batch_size, self.hidden_size)
-            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
-
-        hidden, layer_outputs, final_state = inputs, [], []
-        for layer, directions in enumerate(self.layers):
-            if layer > 0:
-                hidden = self.dropout(hidden)
-            direction_outputs = []
-            for direction, rnn in enumerate(directions):
-                weights = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]
-                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
-                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
-                outputs, final = run_recurrent_layer(
-                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
-                )
-                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
-                final_state.append(final)
-            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
-            layer_outputs.append(hidden)
-
-        if order is not None:
-            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
-            index = order.unsqueeze(-1)
-            layer_outputs = [
-                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
-                for h in layer_outputs
-            ]
-        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        return self.layers[layer][direction].layer_weights(0, 0)
 
 
 @dataclass

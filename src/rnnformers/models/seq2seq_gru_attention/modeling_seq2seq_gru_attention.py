@@ -258,6 +258,11 @@ class RecurrentStack(nn.Module):
         for param in self.parameters():
             init.uniform_(param, -bound, bound)
 
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
                 f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
@@ -309,9 +314,8 @@ class RecurrentStack(nn.Module):
             if layer > 0 and self.dropout > 0:
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
-            for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in names]
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
