@@ -316,11 +316,16 @@ def test_torch_compile_fullgraph_runs_without_graph_breaks(family):
 REMOTE_CODE_CHECK = """
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+from transformers import AutoModel
 for name, auto in {families}:
     inputs = torch.load(f"{{name}}-inputs.pt")
     model = globals()[auto].from_pretrained(f"someone/{{name}}", trust_remote_code=True).eval()
     assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
     torch.testing.assert_close(model(**inputs).logits, torch.load(f"{{name}}-expected.pt"))
+    # The head's folder also loads as its base model, and that backbone is the head's.
+    base = AutoModel.from_pretrained(f"someone/{{name}}", trust_remote_code=True).eval()
+    assert type(base) is type(model.base_model), (type(base), type(model.base_model))
+    torch.testing.assert_close(base(**inputs)[0], model.base_model(**inputs)[0])
     print("loaded", name)
 """
 
@@ -331,6 +336,7 @@ def test_folders_load_as_remote_code_from_a_hub_snapshot_without_rnnformers(tmp_
         model = family.model(**family.variants[-1])
         model.save_pretrained(tmp_path / family.name)
         config = json.loads((tmp_path / family.name / "config.json").read_text())
+        assert config["auto_map"]["AutoModel"].endswith(f".{family.base_class.__name__}")
         assert family.auto_head.__name__ in config["auto_map"]
         make_hub_snapshot(tmp_path / family.name, hf_home, f"someone/{family.name}")
         _, ids, mask = padded_batch("left")

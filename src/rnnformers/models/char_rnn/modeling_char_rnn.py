@@ -434,6 +434,16 @@ class CharRNNPreTrainedModel(PreTrainedModel):
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module):
         # PyTorch's own defaults, which the chapter's model trains with.

@@ -702,6 +702,17 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
 
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_weights
     @torch.no_grad()
     def _init_weights(self, module):
