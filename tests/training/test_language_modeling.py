@@ -1,6 +1,10 @@
 """Stateful (truncated-BPTT) training of the char-RNN through the Trainer, and streaming evaluation."""
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +21,8 @@ from rnnformers.training.language_modeling import (
     stream_windows,
     streaming_loss,
 )
+
+from conftest import ROOT, SHAKESPEARE
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +200,67 @@ def test_streaming_loss_equals_one_forward_over_the_whole_text(text_and_ids, cel
         assert streaming_loss(model, ids[:700], chunk_length=chunk_length) == pytest.approx(expected, abs=1e-5)
     with pytest.raises(ValueError, match="at least 2 tokens"):
         streaming_loss(model, ids[:1])
+
+
+TWO_PROCESS_PROGRAM = """
+import json, sys
+import numpy as np, torch, torch.nn.functional as F
+from transformers import Trainer, TrainingArguments
+from rnnformers import CharRNNConfig, CharRNNForCausalLM
+from rnnformers.tokenization import build_char_tokenizer
+from rnnformers.training.language_modeling import StatefulTrainingCallback, stream_window_collator, stream_windows
+
+text = open(sys.argv[1], encoding="utf-8").read()[:3_001]
+tokenizer = build_char_tokenizer(text)
+ids = np.asarray(tokenizer(text, add_special_tokens=False)["input_ids"])
+args = TrainingArguments(output_dir=sys.argv[2], use_cpu=True, per_device_train_batch_size=2, learning_rate=0.0,
+                         num_train_epochs=1, train_sampling_strategy="sequential", report_to="none",
+                         save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0)
+batch_size, window_length = 2, 50
+dataset = stream_windows(ids, window_length, batch_size, num_processes=args.world_size)
+torch.manual_seed(0)
+model = CharRNNForCausalLM(CharRNNConfig(vocab_size=len(tokenizer), embedding_dim=8, hidden_size=16, dropout=0.0,
+                                         cell_type="lstm"))
+with torch.no_grad():
+    model.rnn.weight_hh_l0.mul_(4)
+losses = []  # the model divides by the tokens of both processes (average_tokens_across_devices): scale back
+model.register_forward_hook(
+    lambda module, inputs, output: losses.append(output.loss.item() * args.world_size) if module.training else None
+)
+trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=stream_window_collator,
+                  callbacks=[StatefulTrainingCallback()])
+trainer.train()
+
+# This process's streams, each read in one forward pass.
+windows_per_stream = len(dataset) // (batch_size * args.world_size)
+stream_length = windows_per_stream * window_length
+own = range(args.process_index * batch_size, (args.process_index + 1) * batch_size)
+streams = torch.as_tensor(np.stack([ids[s * stream_length : (s + 1) * stream_length + 1] for s in own]))
+model.eval()
+with torch.no_grad():
+    per_token = F.cross_entropy(model(streams[:, :-1]).logits.transpose(1, 2), streams[:, 1:], reduction="none")
+expected = [per_token[:, k * window_length : (k + 1) * window_length].mean().item() for k in range(windows_per_stream)]
+result = {"world_size": args.world_size, "losses": losses, "expected": expected}
+with open(f"{sys.argv[2]}/result-{args.process_index}.json", "w") as file:
+    json.dump(result, file)
+"""
+
+
+def test_two_processes_each_carry_their_own_streams(tmp_path):
+    # Under `accelerate launch` with 2 processes, each process trains on its own 2 streams, its batch rows carrying
+    # their state: its step losses (weights frozen) are those of its streams read in one pass.
+    pytest.importorskip("accelerate")
+    program = tmp_path / "two_processes.py"
+    program.write_text(TWO_PROCESS_PROGRAM)
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run([*launcher, str(program), str(SHAKESPEARE), str(tmp_path)], capture_output=True,
+                            text=True, timeout=600, env=env, cwd=ROOT)
+    assert result.returncode == 0, f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    results = [json.loads((tmp_path / f"result-{rank}.json").read_text()) for rank in (0, 1)]
+    for rank, outcome in enumerate(results):
+        assert outcome["world_size"] == 2
+        assert len(outcome["losses"]) == len(outcome["expected"]) == 3000 // (4 * 50)
+        np.testing.assert_allclose(outcome["losses"], outcome["expected"], atol=2e-5, err_msg=f"process {rank}")
+    assert results[0]["expected"] != results[1]["expected"]  # different streams

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 from safetensors.torch import load_file, save_file
-from torch.utils.data import BatchSampler, SequentialSampler
+from torch.utils.data import SequentialSampler
 from transformers import TrainerCallback, default_data_collator
 
 
@@ -128,10 +128,10 @@ def stream_window_collator(features: list[dict]) -> dict[str, torch.Tensor]:
 
 def _innermost_sampler(dataloader):
     """The index sampler under the batch samplers that the Trainer and accelerate wrap it in."""
-    sampler = getattr(dataloader, "batch_sampler", None) or getattr(dataloader, "sampler", None)
-    while isinstance(getattr(sampler, "batch_sampler", None), BatchSampler) or isinstance(sampler, BatchSampler):
-        sampler = sampler.batch_sampler if not isinstance(sampler, BatchSampler) else sampler.sampler
-    return sampler
+    sampler = dataloader.batch_sampler
+    while hasattr(sampler, "batch_sampler"):  # accelerate's BatchSamplerShard around the DataLoader's BatchSampler
+        sampler = sampler.batch_sampler
+    return getattr(sampler, "sampler", sampler)
 
 
 class StatefulTrainingCallback(TrainerCallback):
