@@ -26,7 +26,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
-from rnnformers.data import char_windows
+from rnnformers.training.data import char_windows
 from rnnformers.tokenization import build_char_tokenizer
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
-from rnnformers.data import char_windows
+from rnnformers.training.data import char_windows
 from rnnformers.tokenization import build_char_tokenizer
 from rnnformers.training.language_modeling import (
     StatefulTrainingCallback,
