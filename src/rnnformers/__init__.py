@@ -4,23 +4,40 @@ Importing the package registers every model with the `Auto*` classes, and marks 
 copy its code next to the weights, so a saved folder loads with `trust_remote_code=True` where rnnformers is absent.
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+)
 
-from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
-from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
+from .models.char_rnn import (
+    CharRNNConfig,
+    CharRNNForCausalLM,
+    CharRNNModel,
+    CharRNNPreTrainedModel,
+    RecurrentStateCache,
+)
+from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionModel,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
 from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation" pipeline task
+from .training.callbacks import FreezeEmbeddingsCallback
 
 
 __version__ = "0.1.0"
 
 for config_class, model_class, auto_model_class in (
+    (CharRNNConfig, CharRNNModel, AutoModel),
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
+    (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
 ):
     AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
@@ -33,14 +50,18 @@ for config_class, model_class, auto_model_class in (
 __all__ = [
     "CharRNNConfig",
     "CharRNNForCausalLM",
+    "CharRNNModel",
     "CharRNNPreTrainedModel",
     "FreezeEmbeddingsCallback",
     "GRUConfig",
     "GRUForSequenceClassification",
+    "GRUModel",
     "GRUPreTrainedModel",
+    "RecurrentStateCache",
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
     "__version__",
 ]

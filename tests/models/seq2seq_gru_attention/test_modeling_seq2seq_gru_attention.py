@@ -101,12 +101,13 @@ def test_output_shapes_and_attention_weights(tmp_path):
     out = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 5), BOS),
                 output_attentions=True, output_hidden_states=True)
     assert out.logits.shape == (3, 5, 40)
-    assert out.past_key_values[0].shape == (3, 2, 16)
+    (decoder_state,) = out.past_key_values.to_tensors()
+    assert decoder_state.shape == (2, 3, 16) and out.past_key_values.get_seq_length() == 5
     (weights,) = out.cross_attentions
     assert weights.shape == (3, 1, 5, 7)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 1, 5))
     assert out.encoder_last_hidden_state.shape == (3, 7, 16)
-    assert len(out.encoder_hidden_states) == len(out.decoder_hidden_states) == 2
+    assert len(out.encoder_hidden_states) == len(out.decoder_hidden_states) == 2 + 1  # embeddings, then each layer
 
 
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
