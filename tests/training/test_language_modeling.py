@@ -94,7 +94,7 @@ def test_trainer_carries_the_state_like_one_forward_over_each_whole_stream(text_
     dataset = stream_windows(ids, window_length, batch_size)
     model = tiny_model(len(tokenizer), cell_type)
     with torch.no_grad():
-        model.rnn.weight_hh_l0.mul_(4)  # a longer memory, so that a forgotten state shows in the loss
+        model.base_model.rnn.weight_hh_l0.mul_(4)  # a longer memory, so that a forgotten state shows in the loss
     trainer = stateful_trainer(model, dataset, tmp_path, batch_size, learning_rate=0.0, num_train_epochs=2,
                                logging_strategy="steps", logging_steps=1)
     trainer.train()
@@ -134,7 +134,7 @@ def test_gradient_accumulation_steps_over_consecutive_windows(text_and_ids, tmp_
 
     windows = as_tensor(dataset["input_ids"][: 2 * batch_size])
     first_loss, state = loss_of(reference, windows[:batch_size])
-    second_loss, _ = loss_of(reference, windows[batch_size:], tuple(tensor.detach() for tensor in state))
+    second_loss, _ = loss_of(reference, windows[batch_size:], state.detach_())
     ((first_loss + second_loss) / 2).backward()
     with torch.no_grad():
         for parameter in reference.parameters():
@@ -222,7 +222,7 @@ torch.manual_seed(0)
 model = CharRNNForCausalLM(CharRNNConfig(vocab_size=len(tokenizer), embedding_dim=8, hidden_size=16, dropout=0.0,
                                          cell_type="lstm"))
 with torch.no_grad():
-    model.rnn.weight_hh_l0.mul_(4)
+    model.base_model.rnn.weight_hh_l0.mul_(4)
 losses = []  # the model divides by the tokens of both processes (average_tokens_across_devices): scale back
 model.register_forward_hook(
     lambda module, inputs, output: losses.append(output.loss.item() * args.world_size) if module.training else None

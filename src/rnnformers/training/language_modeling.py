@@ -38,6 +38,8 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import SequentialSampler
 from transformers import TrainerCallback, default_data_collator
 
+from rnnformers.models.char_rnn.modeling_char_rnn import RecurrentStateCache
+
 
 logger = logging.getLogger(__name__)
 
@@ -46,23 +48,25 @@ STATE_FILE = "recurrent_state-{process_index}.safetensors"
 
 
 # --- the model's recurrent state -----------------------------------------------------------------------------------
-# `past_key_values` of `CharRNNForCausalLM`: a tuple of batch-first tensors, `(h,)` for a GRU and `(h, c)` for an LSTM,
-# each [batch, num_layers, hidden_size].
+# `past_key_values` of `CharRNNForCausalLM`: a `RecurrentStateCache`, which the model updates in place and returns.
 
 
-def detach_state(past_key_values):
+def detach_state(past_key_values: RecurrentStateCache) -> RecurrentStateCache:
     """The state cut from the graph of the window that produced it (truncated backpropagation through time)."""
-    return tuple(tensor.detach() for tensor in past_key_values)
+    return past_key_values.detach_()
 
 
-def state_to_tensors(past_key_values) -> dict[str, torch.Tensor]:
-    """The state as named tensors, to save with safetensors."""
-    return {f"state_{i}": tensor.contiguous() for i, tensor in enumerate(past_key_values)}
+def state_to_tensors(past_key_values: RecurrentStateCache) -> dict[str, torch.Tensor]:
+    """The state as named tensors, to save with safetensors: `(h,)` or `(h, c)`, each [num_layers, batch, hidden]."""
+    tensors = {f"state_{i}": tensor.contiguous() for i, tensor in enumerate(past_key_values.to_tensors())}
+    tensors["seen_tokens"] = torch.tensor(past_key_values.get_seq_length())
+    return tensors
 
 
-def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device):
+def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -> RecurrentStateCache:
     """Inverse of `state_to_tensors`."""
-    return tuple(tensors[f"state_{i}"].to(device) for i in range(len(tensors)))
+    states = tuple(tensors[f"state_{i}"].to(device) for i in range(len(tensors) - 1))
+    return RecurrentStateCache.from_tensors(states, seen_tokens=int(tensors["seen_tokens"]))
 
 
 # --- training ------------------------------------------------------------------------------------------------------
