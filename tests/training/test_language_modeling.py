@@ -264,3 +264,18 @@ def test_two_processes_each_carry_their_own_streams(tmp_path):
         assert len(outcome["losses"]) == len(outcome["expected"]) == 3000 // (4 * 50)
         np.testing.assert_allclose(outcome["losses"], outcome["expected"], atol=2e-5, err_msg=f"process {rank}")
     assert results[0]["expected"] != results[1]["expected"]  # different streams
+
+
+def test_stream_window_collator_reads_each_token_once_and_keeps_the_window_loss(text_and_ids):
+    tokenizer, ids = text_and_ids
+    features = [row for row in char_windows(ids[:500], 40, 40)][:6]
+    batch = stream_window_collator(features)
+    windows = as_tensor([feature["input_ids"] for feature in features])
+    torch.testing.assert_close(batch["input_ids"], windows[:, :-1])
+    torch.testing.assert_close(batch["shift_labels"], windows[:, 1:])
+    model = tiny_model(len(tokenizer)).eval()
+    with torch.no_grad():
+        usual = model(input_ids=windows, labels=windows).loss
+        collated = model(**batch).loss
+    torch.testing.assert_close(collated, usual)
+    assert batch["input_ids"].shape == (6, 40)  # the last token, which predicts nothing, is not read
