@@ -64,7 +64,7 @@ def test_stateful_script_under_accelerate_gives_each_process_its_streams(small_c
     [
         ((), r"--stateful .* pass --train_sampling_strategy sequential \(got 'random'"),
         (("--train_sampling_strategy", "sequential", "--per_device_train_batch_size", 400),
-         r"--stateful needs at least --per_device_train_batch_size × processes × --window_length \+ 1 = 400 × 1 × 30"),
+         r"--stateful needs at least --per_device_train_batch_size × processes × --window_length \+ 1 = 400 × 1"),
         (("--train_sampling_strategy", "sequential", "--stride", 3), r"--stride 3 does not apply with --stateful"),
         (("--train_sampling_strategy", "sequential", "--max_train_samples", 10), r"--max_train_samples .* --stateful"),
     ],

@@ -68,7 +68,7 @@ def test_stream_windows_give_each_batch_row_of_each_process_one_contiguous_strea
 
 
 def test_stream_windows_reject_a_text_shorter_than_one_window_per_stream():
-    with pytest.raises(ValueError, match=r"--stateful needs at least --per_device_train_batch_size.*--window_length.*text has 40"):
+    with pytest.raises(ValueError, match=r"--stateful needs at least --per_device_train_batch_size.*text has 40"):
         stream_windows(np.arange(40), window_length=10, batch_size=4)
     assert len(stream_windows(np.arange(41), window_length=10, batch_size=4)) == 4
 

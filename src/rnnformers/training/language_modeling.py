@@ -142,11 +142,12 @@ class StatefulTrainingCallback(TrainerCallback):
     """Carries the recurrent state of each batch row from one training window to the next (truncated BPTT).
 
     Use with a training set from `stream_windows()` built for the run's per-device batch size and number of
-    processes, `stream_window_collator` and `train_sampling_strategy="sequential"`. While the model is in training mode, its forward gets the
-    state the previous window ended with as `past_key_values` (none at the start of an epoch) and the state it
-    returns is kept, detached; evaluation and generation (eval mode) are left alone. Consecutive micro-batches of a
-    gradient-accumulation step are consecutive windows. Each checkpoint gets the state of each process, which a run
-    resumed in the middle of an epoch starts from.
+    processes, `stream_window_collator` and `train_sampling_strategy="sequential"`. While the model is in training
+    mode, its forward gets the state the previous window ended with as `past_key_values` (none at the start of an
+    epoch) and the state it returns is kept, detached; evaluation and generation (eval mode) are left alone.
+    Consecutive micro-batches of a gradient-accumulation step are consecutive windows. Each checkpoint gets the state
+    of each process, which a run resumed in the middle of an epoch starts from (found in `args.resume_from_checkpoint`
+    or in `<output_dir>/checkpoint-<step>`).
     """
 
     def __init__(self):
@@ -198,7 +199,8 @@ class StatefulTrainingCallback(TrainerCallback):
             return
         folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         os.makedirs(folder, exist_ok=True)
-        save_file(state_to_tensors(self.state), os.path.join(folder, STATE_FILE.format(process_index=args.process_index)))
+        path = os.path.join(folder, STATE_FILE.format(process_index=args.process_index))
+        save_file(state_to_tensors(self.state), path)
 
     def on_train_end(self, args, state, control, **kwargs):
         for handle in self._hook_handles:
