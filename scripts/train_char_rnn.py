@@ -53,6 +53,7 @@ from rnnformers.training.lifecycle import (
     load_or_build_model,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -145,7 +146,7 @@ def main():
     parts = split_text(text, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100)
 
     # Tokenizer: a saved one, or every character of the training part.
-    tokenizer = load_saved_tokenizer(model_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = build_char_tokenizer(parts["train"], lowercase=model_args.lowercase)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
@@ -164,6 +165,7 @@ def main():
                 windows[name] = char_windows(ids, data_args.eval_window_length, data_args.eval_stride)
     windows = take_samples(windows, data_args, training_args.seed)
     logger.info("windows: %s", {name: len(dataset) for name, dataset in windows.items()})
+    scored_parts = parts_to_score(training_args, windows)  # checked now, not after training
 
     # Model.
     model = load_or_build_model(
@@ -190,15 +192,10 @@ def main():
 
     # Evaluate: loss in nats per character and perplexity, on the validation (--do_eval) and test (--do_predict) parts.
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in windows:
-            raise ValueError(f"{flag} needs a {split} part: --{split}_split_percentage is 0.")
+    for split, dataset in scored_parts:
         metrics = evaluate_and_save(
-            trainer, windows[split], split,
-            derived_metrics=lambda m, s=split: more_metrics(trainer, tokenizer, parts[s], s, m, data_args),
+            trainer, dataset, split,
+            derived_metrics=lambda measured: more_metrics(trainer, tokenizer, parts[split], split, measured, data_args),
         )
         card_metrics += card_metrics_of(split, metrics, data_args)
 
@@ -216,7 +213,7 @@ def more_metrics(trainer, tokenizer, text: str, split: str, metrics: dict, data_
     """Perplexity, the windowed loss under a name that says so, and the streaming loss and perplexity."""
     loss = metrics[f"{split}_loss"]
     more = {
-        f"{split}_perplexity": math.exp(min(loss, 50.0)),
+        f"{split}_perplexity": math.exp(min(loss, 50.0)),  # capped: a diverged run must not overflow
         f"{split}_loss_windowed_{data_args.eval_window_length}": loss,
     }
     if data_args.streaming_evaluation:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from datasets import DatasetDict
 from transformers import (
     AutoModel,
     AutoModelForSequenceClassification,
@@ -51,6 +52,7 @@ from rnnformers.training.lifecycle import (
     load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -130,12 +132,14 @@ def main():
             data_args.label_column, data_args.validation_split_percentage, data_args.split_seed,
         )
     source = Path(data_args.train_file).name if data_args.train_file else data_args.dataset_name
+    sampled = DatasetDict(take_samples(splits, data_args, training_args.seed))
+    logger.info("texts: %s", {name: len(split) for name, split in sampled.items()})
 
     # Tokenizer: a pretrained one, the saved model's, or one trained on the training part only (no validation text).
-    tokenizer = load_saved_tokenizer(model_args, pretrained_embeddings=model_args.pretrained_embeddings)
+    tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_embeddings=model_args.pretrained_embeddings)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
-            splits["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm,
+            sampled["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm,
             vocab_size=model_args.tokenizer_vocab_size, lowercase=model_args.lowercase,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
@@ -149,27 +153,12 @@ def main():
         return tokenizer(batch[data_args.text_column], truncation=True, max_length=data_args.max_length)
 
     with training_args.main_process_first(desc="tokenizing"):
-        tokenized = splits.map(tokenize, batched=True, remove_columns=[data_args.text_column])
+        tokenized = sampled.map(tokenize, batched=True, remove_columns=[data_args.text_column])
         tokenized = tokenized.rename_column(data_args.label_column, "labels")
-    tokenized = take_samples(tokenized, data_args, training_args.seed)
-    logger.info("texts: %s", {name: len(split) for name, split in tokenized.items()})
+    scored_parts = parts_to_score(training_args, tokenized)  # checked now, not after training
 
     # Model: the saved classifier, or a new one (with pretrained embeddings when asked for).
-    pretrained = None
-    if model_args.pretrained_embeddings:
-        source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
-                                       trust_remote_code=model_args.trust_remote_code)
-        pretrained = source_model.get_input_embeddings().weight.detach().clone()
-    model = load_or_build_model(
-        model_args, GRUForSequenceClassification, AutoModelForSequenceClassification, tokenizer,
-        vocab_size=len(tokenizer) if pretrained is None else pretrained.shape[0],
-        **({} if pretrained is None else {"embedding_dim": pretrained.shape[1]}),
-        pad_token_id=tokenizer.pad_token_id, id2label=data_args.id2label,
-        label2id={label: i for i, label in data_args.id2label.items()},
-    )
-    if pretrained is not None:
-        # Trainable here: FreezeEmbeddingsCallback freezes it for the first epochs once the optimizer holds it.
-        model.load_pretrained_embeddings(pretrained, freeze=False)
+    model = build_model(model_args, data_args, tokenizer)
     # Every label of every split, before any training: a bad one in the validation part must not wait for the end.
     check_labels(splits, data_args.label_column, model.config.num_labels, source)
 
@@ -198,13 +187,8 @@ def main():
 
     # Evaluate: accuracy and F1 on the validation part (--do_eval) and the dataset's test split (--do_predict).
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in tokenized:
-            raise ValueError(f"{flag} needs a {split} split, which {source} does not have.")
-        metrics = evaluate_and_save(trainer, tokenized[split], split)
+    for split, dataset in scored_parts:
+        metrics = evaluate_and_save(trainer, dataset, split)
         card_metrics += card_metrics_of(split, metrics, data_args, source)
 
     # Save: tokenizer, card, upload.
@@ -213,6 +197,28 @@ def main():
 
     save_tokenizer_and_card(trainer, tokenizer, model_args.model_name_or_path, write_card)
     push_at_end(trainer, hub_upload)
+
+
+def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> GRUForSequenceClassification:
+    """The saved `--model_name_or_path`, or a new classifier sized for `tokenizer`, whose embedding is copied from
+    `--pretrained_embeddings` when given (its vocabulary and embedding sizes then come from that model)."""
+    pretrained = None
+    if model_args.pretrained_embeddings:
+        source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
+                                       trust_remote_code=model_args.trust_remote_code)
+        pretrained = source_model.get_input_embeddings().weight.detach().clone()
+    sizes = {"vocab_size": len(tokenizer)}
+    if pretrained is not None:
+        sizes = {"vocab_size": pretrained.shape[0], "embedding_dim": pretrained.shape[1]}
+    model = load_or_build_model(
+        model_args, GRUForSequenceClassification, AutoModelForSequenceClassification, tokenizer, **sizes,
+        pad_token_id=tokenizer.pad_token_id, id2label=data_args.id2label,
+        label2id={label: i for i, label in data_args.id2label.items()},
+    )
+    if pretrained is not None:
+        # Trainable here: FreezeEmbeddingsCallback freezes it for the first epochs once the optimizer holds it.
+        model.load_pretrained_embeddings(pretrained, freeze=False)
+    return model
 
 
 class ClassificationScorer:

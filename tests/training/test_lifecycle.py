@@ -99,3 +99,31 @@ def test_hub_upload_takes_the_token_out_of_the_training_arguments(tmp_path):
     (tmp_path / "checkpoint-3" / "model.safetensors").write_text("x")
     assert hub_files(tmp_path) == ["README.md", "config.json", "model.safetensors", "modeling_x.py",
                                    "test_results.json"]
+
+
+def test_a_resumed_run_reads_the_checkpoint_tokenizer_and_refuses_another(tmp_path):
+    from rnnformers.tokenization import build_char_tokenizer
+    from rnnformers.training.lifecycle import check_tokenizer_matches, load_saved_tokenizer
+
+    checkpoint = tmp_path / "run" / "checkpoint-5"
+    build_char_tokenizer("To be or not to be").save_pretrained(checkpoint)
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), report_to="none", do_train=True,
+                             resume_from_checkpoint=str(checkpoint))
+    tokenizer = load_saved_tokenizer(BaseModelArguments(), args)
+    assert tokenizer.get_vocab() == build_char_tokenizer("To be or not to be").get_vocab()
+    check_tokenizer_matches(tokenizer, args, None)
+    assert load_saved_tokenizer(BaseModelArguments(), TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
+    with pytest.raises(ValueError, match="differs from the one saved with --resume_from_checkpoint"):
+        check_tokenizer_matches(build_char_tokenizer("TO BE"), args, None)
+
+
+def test_the_parts_to_score_are_those_asked_for_and_must_exist(tmp_path):
+    from rnnformers.training.lifecycle import parts_to_score
+
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, do_predict=True)
+    assert parts_to_score(args, {"train": 1, "validation": 2, "test": 3}) == [("test", 3)]
+    # --eval_strategy turns --do_eval on (transformers): the final validation scores come with it.
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, eval_strategy="epoch")
+    assert parts_to_score(args, {"train": 1, "validation": 2}) == [("validation", 2)]
+    with pytest.raises(ValueError, match="--do_eval needs a validation part, and this run's data has none"):
+        parts_to_score(args, {"train": 1, "test": 3})
