@@ -133,8 +133,9 @@ def main():
     )
     if data_args.stateful and training_args.do_train and training_args.train_sampling_strategy != "sequential":
         raise ValueError(
-            "--stateful feeds the consecutive windows of each stream to the same batch row: pass --train_sampling_strategy "
-            f"sequential (got {training_args.train_sampling_strategy!r}, which reorders them)."
+            "--stateful feeds the consecutive windows of each stream to the same batch row: pass "
+            "--train_sampling_strategy sequential (got "
+            f"{training_args.train_sampling_strategy!r}, which reorders them)."
         )
     hub_upload = HubUpload.take_from(training_args)
     set_seed(training_args.seed)
