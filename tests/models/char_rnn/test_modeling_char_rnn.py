@@ -372,6 +372,11 @@ def test_bad_inputs_raise_value_errors_naming_the_field():
         model()
     with pytest.raises(ValueError, match="max_new_tokens"):
         model.generate(ids, max_new_tokens=0, pad_token_id=0)
+    # The prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):
+        model.generate(torch.tensor([[1, VOCAB]]), max_new_tokens=2, pad_token_id=0)
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):  # a cache of one's own, not yet used
+        model(torch.tensor([[1, VOCAB]]), past_key_values=RecurrentStateCache.from_tensors((torch.zeros(2, 1, 32),)))
 
 
 def test_missing_or_corrupt_weights_fail_loudly(tmp_path):

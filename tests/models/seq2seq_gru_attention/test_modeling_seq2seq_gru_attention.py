@@ -210,6 +210,11 @@ def test_bad_inputs_raise_clear_errors():
         model(input_ids=input_ids, decoder_input_ids=input_ids[:, :1], past_key_values=(torch.zeros(3, 1, 16),))
     with pytest.raises(ValueError, match="num_beams"):
         model.generate(input_ids, attention_mask=mask, num_beams=0)
+    # The decoder prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), 40), max_new_tokens=2)
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), -1))
 
 
 # --- saving --------------------------------------------------------------------------------------------------------

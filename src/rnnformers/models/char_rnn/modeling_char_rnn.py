@@ -514,7 +514,7 @@ class CharRNNModel(CharRNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
 
-    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, initial_state, has_cache):
+    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, initial_state, has_cache, continuing):
         # Sizes are read from the modules (plain attributes), not the config: this runs at every generated token.
         vocab_size, embedding_dim = self.embed_tokens.num_embeddings, self.embed_tokens.embedding_dim
         if (input_ids is None) == (inputs_embeds is None):
@@ -550,8 +550,9 @@ class CharRNNModel(CharRNNPreTrainedModel):
                 )
         if is_tracing():
             return
-        # Data-dependent checks: one device→host sync, on the eager path only.
-        if input_ids is not None:
+        # Data-dependent checks: one device→host sync, on the eager path only. Ids that continue a state (each step of
+        # generate() after the prompt) are the model's own samples: checking them would sync at every generated token.
+        if input_ids is not None and not continuing:
             low, high = torch.aminmax(input_ids)
             if low < 0 or high >= vocab_size:
                 raise ValueError(
@@ -605,7 +606,10 @@ class CharRNNModel(CharRNNPreTrainedModel):
                     f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
                 )
             initial_state = past_key_values.layer_states()
-        self._validate_inputs(input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None)
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        self._validate_inputs(
+            input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None, continuing
+        )
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)

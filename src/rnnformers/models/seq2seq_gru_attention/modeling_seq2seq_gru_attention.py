@@ -820,7 +820,10 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
                     f"`past_key_values` must hold {self.config.num_layers} layers of one decoder state shaped "
                     f"{expected} (batch, hidden_size)."
                 )
-        if is_tracing() or decoder_input_ids is None:
+        # One device→host sync, on the eager path only. Ids that continue a state (each step of generate() after the
+        # first) are the model's own samples: checking them would sync at every generated token.
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        if is_tracing() or decoder_input_ids is None or continuing:
             return
         low, high = torch.aminmax(decoder_input_ids)
         if low < 0 or high >= self.config.vocab_size:
