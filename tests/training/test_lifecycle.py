@@ -1,5 +1,7 @@
 """The lifecycle the training scripts share (rnnformers.training.lifecycle): flags, config overrides, output folder."""
 
+import json
+
 import huggingface_hub
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -92,13 +94,22 @@ def test_hub_upload_takes_the_token_out_of_the_training_arguments(tmp_path):
     assert (upload.repo_name, upload.token) == ("my-model", "hf_secret")
     assert args.push_to_hub is False and args.hub_token is None
     assert HubUpload.take_from(TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
-    for name in ("model.safetensors", "config.json", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
-                 "test_results.json", "trainer_state.json", "modeling_x.py"):
+    for name in ("model.safetensors", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
+                 "test_results.json", "trainer_state.json", "configuration_x.py", "x.py", "pipeline_y.py"):
         (tmp_path / name).write_text("x")
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "configuration_x.XConfig",
+                                                                   "AutoModel": "modeling_x.XModel"}}))
+    (tmp_path / "modeling_x.py").write_text("from .utils_x import helper\nfrom .configuration_x import XConfig\n")
+    (tmp_path / "utils_x.py").write_text("helper = 1\n")
     (tmp_path / "checkpoint-3").mkdir()
     (tmp_path / "checkpoint-3" / "model.safetensors").write_text("x")
-    assert hub_files(tmp_path) == ["README.md", "config.json", "model.safetensors", "modeling_x.py",
-                                   "test_results.json"]
+    # Code files are those the config names and what they import; a stray x.py / pipeline_y.py is not uploaded.
+    assert hub_files(tmp_path) == ["README.md", "config.json", "configuration_x.py", "model.safetensors",
+                                   "modeling_x.py", "test_results.json", "utils_x.py"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["custom_pipelines"] = {"y": {"impl": "pipeline_y.YPipeline", "pt": ["AutoModel"]}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert "pipeline_y.py" in hub_files(tmp_path) and "x.py" not in hub_files(tmp_path)
 
 
 def test_a_resumed_run_reads_the_checkpoint_tokenizer_and_refuses_another(tmp_path):
