@@ -67,6 +67,11 @@ def test_an_output_folder_holding_a_model_or_checkpoints_is_refused_unless_told(
         check_run(BaseModelArguments(), TrainingArguments(**train))
     check_run(BaseModelArguments(), TrainingArguments(**train, overwrite_output_dir=True))
     check_run(BaseModelArguments(), TrainingArguments(**train, resume_from_checkpoint=str(output_dir / "checkpoint-8")))
+    # Resuming a checkpoint of ANOTHER run into this folder would overwrite this run's model and checkpoints.
+    (tmp_path / "other" / "checkpoint-4").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"holds checkpoints .* --overwrite_output_dir"):
+        check_run(BaseModelArguments(),
+                  TrainingArguments(**train, resume_from_checkpoint=str(tmp_path / "other" / "checkpoint-4")))
     (output_dir / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="holds a saved model and checkpoints"):
         check_run(BaseModelArguments(), TrainingArguments(**train))
