@@ -234,6 +234,13 @@ def test_tokenizer_building_flags_are_refused_with_a_saved_tokenizer():
         flag, source = next(iter(building)), next(iter(loading))
         with pytest.raises(ValueError, match=f"--{flag}: these shape a tokenizer .* --{source} gives a saved one"):
             model_arguments(**building, **loading)
+    # The other training scripts' tokenizer-building flags, likewise (their defaults are None: not given).
+    for script, flag, value in (("train_char_rnn.py", "lowercase", False), ("train_translation.py", "vocab_size", 400)):
+        model_arguments = load_script(script).ModelArguments
+        assert getattr(model_arguments(**{flag: value}), flag) == value and getattr(model_arguments(), flag) is None
+        for source in ("tokenizer_name", "model_name_or_path"):
+            with pytest.raises(ValueError, match=f"--{flag}: it shapes a tokenizer .* --{source} gives a saved one"):
+                model_arguments(**{flag: value, source: "saved"})
 
 
 def test_tokenizer_training_and_evaluation_scripts_see_the_same_split(toy_file, trained_folder, tmp_path, capsys):
