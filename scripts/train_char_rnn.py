@@ -66,9 +66,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    lowercase: bool = field(
-        default=False, metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65)."}
+    # None when not given: refused with a saved tokenizer, which is used as it is. Bare `--lowercase` means true.
+    lowercase: bool | None = field(
+        default=None,
+        metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65).", "nargs": "?",
+                  "const": True},
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
+        if self.lowercase is not None and loading:
+            raise ValueError(f"--lowercase: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
+                             "saved one, used as it is: drop it.")
 
 
 @dataclass

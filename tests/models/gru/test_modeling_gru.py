@@ -244,3 +244,28 @@ def test_save_and_reload_keeps_every_weight_even_a_pretrained_padding_row(tmp_pa
     assert isinstance(reloaded, GRUForSequenceClassification)
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(reloaded.state_dict()[name], tensor, msg=name)
+
+
+def test_bad_labels_and_embeddings_raise_errors_naming_them():
+    model = tiny_model()
+    ids = torch.ones(2, 3, dtype=torch.long)
+    for labels in (torch.tensor([[0, 1], [1, 0]]), torch.tensor(1), [0, 1]):  # 2-D, 0-d, a list
+        with pytest.raises(ValueError, match="`labels`"):
+            model(ids, labels=labels)
+    # Float 0.0 / 1.0 class ids must not silently turn a single-label classifier into a multi-label one.
+    with pytest.raises(ValueError, match="integer class ids"):
+        model(ids, labels=torch.tensor([0.0, 1.0]))
+    assert model.config.problem_type is None
+    model(ids, labels=torch.tensor([0, 1]))
+    assert model.config.problem_type == "single_label_classification"
+    with pytest.raises(ValueError, match="inputs_embeds"):
+        model(inputs_embeds=torch.zeros(2, 3, 5))  # embedding_dim is 8
+
+
+def test_base_model_outputs_every_layer_at_the_tokens_positions_and_zero_at_padding():
+    model = tiny_model(bidirectional=True, num_layers=3)
+    ids, mask = map(torch.stack, zip(pad(torch.arange(2, 7), 8, "left"), pad(torch.arange(2, 5), 8, "right")))
+    out = model.gru(ids, attention_mask=mask, output_hidden_states=True)
+    assert len(out.hidden_states) == 3 + 1 and out.last_hidden_state.shape == (2, 8, 2 * 6)
+    assert torch.all(out.last_hidden_state[~mask.bool()] == 0) and torch.all(out.last_hidden_state[mask.bool()] != 0)
+    torch.testing.assert_close(out.hidden_states[-1], out.last_hidden_state)

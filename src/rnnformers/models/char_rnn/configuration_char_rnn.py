@@ -37,6 +37,7 @@ class CharRNNConfig(PretrainedConfig):
     """
 
     model_type = "char_rnn"
+    keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {"num_hidden_layers": "num_layers"}
 
     vocab_size: int = 39

@@ -95,7 +95,7 @@ class RecurrentStateCache(Cache):
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
         """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
         if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
-            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden_size] tensors.")
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
         cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
         for state_idx, state in enumerate(states):
             for layer_idx in range(state.shape[0]):
@@ -238,10 +238,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -249,6 +249,11 @@ class RecurrentStack(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for param in self.parameters():
             init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
@@ -301,8 +306,8 @@ class RecurrentStack(nn.Module):
             if layer > 0 and self.dropout > 0:
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
-            for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -315,8 +320,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -341,30 +347,76 @@ class RecurrentGenerationMixin(GenerationMixin):
         next_sequence_length: int | None = None,
         past_key_values: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        is_first_iteration: bool | None = False,
         **kwargs,
     ) -> dict:
-        # transformers feeds only the positions the state has not read yet (`next_sequence_length`) and forwards every
-        # other keyword argument (`output_hidden_states`, `encoder_outputs`, ...) to `forward`.
-        model_inputs = super().prepare_inputs_for_generation(
-            input_ids, next_sequence_length=next_sequence_length, past_key_values=past_key_values,
-            attention_mask=attention_mask, **kwargs,
-        )
-        mask_key = "decoder_attention_mask" if self.config.is_encoder_decoder else "attention_mask"
-        mask = model_inputs.get(mask_key)
-        if mask is not None:
-            # The state summarises the positions before these: the mask covers the new positions only.
-            new_positions = model_inputs[self.main_input_name if not self.config.is_encoder_decoder else "decoder_input_ids"]
-            new_positions = new_positions if new_positions is not None else model_inputs["inputs_embeds"]
-            model_inputs[mask_key] = mask[:, -new_positions.shape[1] :]
+        """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
+        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
+        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
+        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
+            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
+            # generate() could tell this from): feed only the positions the state has not read.
+            next_sequence_length = input_ids.shape[1] - seen
+        if self.config.is_encoder_decoder:
+            # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
+            model_inputs["attention_mask"] = attention_mask
+        else:
+            if inputs_embeds is not None and is_first_iteration:
+                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+                model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
+            else:
+                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+                model_inputs["input_ids"] = new_inputs
+            if attention_mask is not None:
+                # The state summarises the positions before these: the mask covers the new positions only.
+                model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
+        model_inputs["past_key_values"] = past_key_values
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
         num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        return super().generate(inputs, generation_config=generation_config, **kwargs)
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
 
 
 def is_tracing() -> bool:
@@ -372,8 +424,8 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
-# Folders keep the layout saved before the base model existed (no base-model prefix):
-# transformers renames it on load (`from_pretrained`) and back on save, so older versions of this code load new folders.
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
 SAVED_LAYOUT = [(r"^embed_tokens\.", "char_rnn.embed_tokens."), (r"^rnn\.", "char_rnn.rnn.")]
 register_checkpoint_conversion_mapping(
     "char_rnn", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
@@ -412,6 +464,16 @@ class CharRNNPreTrainedModel(PreTrainedModel):
         config.check_values()
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -452,7 +514,9 @@ class CharRNNModel(CharRNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
 
-    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, past_key_values):
+    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, initial_state, has_cache, continuing):
+        # Sizes are read from the modules (plain attributes), not the config: this runs at every generated token.
+        vocab_size, embedding_dim = self.embed_tokens.num_embeddings, self.embed_tokens.embedding_dim
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
         tokens = input_ids if input_ids is not None else inputs_embeds
@@ -461,9 +525,9 @@ class CharRNNModel(CharRNNPreTrainedModel):
             raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
         if tokens.shape[0] == 0 or tokens.shape[1] == 0:
             raise ValueError(f"`{name}` is empty (shape {tuple(tokens.shape)}): give at least one token per row.")
-        if inputs_embeds is not None and inputs_embeds.shape[-1] != self.config.embedding_dim:
+        if inputs_embeds is not None and inputs_embeds.shape[-1] != embedding_dim:
             raise ValueError(
-                f"`inputs_embeds` must be [batch, time, embedding_dim={self.config.embedding_dim}], got shape "
+                f"`inputs_embeds` must be [batch, time, embedding_dim={embedding_dim}], got shape "
                 f"{tuple(inputs_embeds.shape)}."
             )
         if input_ids is not None and input_ids.dtype.is_floating_point:
@@ -472,34 +536,30 @@ class CharRNNModel(CharRNNPreTrainedModel):
             raise ValueError(
                 f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has {tuple(tokens.shape[:2])}."
             )
-        if past_key_values is not None:
-            expected_states = 2 if self.config.cell_type == "lstm" else 1
-            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
-                raise ValueError(
-                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
-                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
-                )
-            states = past_key_values.layer_states()
-            expected = (tokens.shape[0], self.config.hidden_size)
-            if states is not None and (
-                len(states) != self.config.num_layers
-                or any(len(layer) != expected_states or any(tuple(s.shape) != expected for s in layer) for layer in states)
+        if initial_state is not None:
+            num_layers, number_of_states = self.rnn.num_layers, self.rnn.number_of_states
+            expected = (tokens.shape[0], self.rnn.hidden_size)
+            if (
+                len(initial_state) != num_layers
+                or any(len(layer) != number_of_states for layer in initial_state)
+                or any(tuple(s.shape) != expected for layer in initial_state for s in layer)
             ):
                 raise ValueError(
-                    f"`past_key_values` must hold {self.config.num_layers} layers of {expected_states} state tensor(s) "
-                    f"shaped {expected} (batch, hidden_size)."
+                    f"`past_key_values` must hold {num_layers} layers of {number_of_states} state tensor(s) shaped "
+                    f"{expected} (batch, hidden_size)."
                 )
         if is_tracing():
             return
-        # Data-dependent checks: one device→host sync, on the eager path only.
-        if input_ids is not None:
+        # Data-dependent checks: one device→host sync, on the eager path only. Ids that continue a state (each step of
+        # generate() after the prompt) are the model's own samples: checking them would sync at every generated token.
+        if input_ids is not None and not continuing:
             low, high = torch.aminmax(input_ids)
-            if low < 0 or high >= self.config.vocab_size:
+            if low < 0 or high >= vocab_size:
                 raise ValueError(
-                    f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values "
-                    f"from {int(low)} to {int(high)}."
+                    f"`input_ids` must be in [0, {vocab_size}) (the model's `vocab_size`), got values from {int(low)} "
+                    f"to {int(high)}."
                 )
-        if attention_mask is not None and past_key_values is None:
+        if attention_mask is not None and not has_cache:
             empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
             if empty_rows:
                 raise ValueError(
@@ -530,21 +590,34 @@ class CharRNNModel(CharRNNPreTrainedModel):
             output_hidden_states (`bool`, *optional*): return `num_layers + 1` tensors: the embeddings, then each
                 layer's outputs.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        self._validate_inputs(input_ids, inputs_embeds, attention_mask, past_key_values)
+        initial_state = None
+        if past_key_values is not None:
+            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
+                raise ValueError(
+                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
+                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
+                )
+            initial_state = past_key_values.layer_states()
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        self._validate_inputs(
+            input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None, continuing
+        )
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        initial_state = past_key_values.layer_states() if past_key_values is not None else None
         outputs, layer_outputs, final_state = self.rnn(inputs_embeds, attention_mask, initial_state)
 
         if use_cache:
             if past_key_values is None:
-                past_key_values = RecurrentStateCache(self.config.num_layers, 2 if self.config.cell_type == "lstm" else 1)
+                past_key_values = RecurrentStateCache(self.rnn.num_layers, self.rnn.number_of_states)
             past_key_values.update_layer_states(final_state, inputs_embeds.shape[1])
         else:
             past_key_values = None
@@ -640,7 +713,8 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
 
     def _validate_labels(self, labels, tokens):
         if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(f"`labels` must be a tensor of integer token ids, got {getattr(labels, 'dtype', type(labels))}.")
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
         if tokens is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
             raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the input has {tuple(tokens.shape[:2])}.")
         if is_tracing():

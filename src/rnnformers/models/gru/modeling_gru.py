@@ -103,10 +103,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -114,6 +114,11 @@ class RecurrentStack(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for param in self.parameters():
             init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
@@ -166,8 +171,8 @@ class RecurrentStack(nn.Module):
             if layer > 0 and self.dropout > 0:
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
-            for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -180,8 +185,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -193,17 +199,13 @@ def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
-class MaskedRecurrentStack(nn.Module):
-    """A stack of uni- or bidirectional GRU/LSTM layers that reads only the valid (non-padding) steps of each row.
-
-    The same contract as [`RecurrentStack`] (outputs at the tokens' positions, one final state per layer and
-    direction, an optional initial state), in this family's parameter layout: each (layer, direction) is its own
+class MaskedRecurrentStack(RecurrentStack):
+    """[`RecurrentStack`] (same contract and computation: outputs at the tokens' positions, one final state per layer
+    and direction, an optional initial state) in this family's parameter layout: each (layer, direction) is its own
     one-layer [`RecurrentStack`] (`layers.{layer}.{direction}.weight_ih_l0`, ...).
 
-    How: each row's valid steps are moved to the front (so padding may be on either side), which makes every valid
-    output of the forward direction exact, as padding now only follows them. The backward direction reads the same
-    rows with their valid steps reversed in place, so it too meets a row's tokens before its padding; its outputs are
-    put back in reading order. This runs one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
+    Each row's valid steps are moved to the front, so padding (on either side) only follows them, and the backward
+    direction reads them reversed in place: one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
     packed-sequence RNN backward slices the packed input at every step and materialises a full-size gradient each
     time, which makes it quadratic in the text length: 5x slower than this on IMDb reviews cut at 400 tokens, in
     benchmarks/bench_sentiment.py.)
@@ -211,12 +213,14 @@ class MaskedRecurrentStack(nn.Module):
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
                  bidirectional: bool):
-        super().__init__()
+        nn.Module.__init__(self)  # not RecurrentStack's: the parameters live in `layers`
         self.cell_type = cell_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.number_of_states = 2 if cell_type == "lstm" else 1
+        # Between layers only, as in `nn.GRU(dropout=...)`.
+        self.dropout = dropout
         self.layers = nn.ModuleList(
             nn.ModuleList(
                 RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
@@ -224,75 +228,13 @@ class MaskedRecurrentStack(nn.Module):
             )
             for layer in range(num_layers)
         )
-        # Between layers only, as in `nn.GRU(dropout=...)`.
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self,
-        inputs: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        initial_state: Sequence[LayerState] | None = None,
-        return_final_state: bool = True,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
-        """
-        Args:
-            inputs: [batch, time, input_size].
-            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
-            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
-                direction`), each [batch, hidden_size]; None for zeros.
-            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+    def reset_parameters(self):
+        # Each (layer, direction) initialises its own parameters, as `nn.GRU` does, once.
+        pass
 
-        Returns:
-            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
-            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
-            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
-            direction: after its first).
-        """
-        batch_size, seq_len, _ = inputs.shape
-        step_mask = order = None
-        if attention_mask is not None:
-            mask = attention_mask.bool()
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-            lengths = mask.sum(dim=1, keepdim=True)
-            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
-            step_mask = steps < lengths
-        if self.num_directions == 2:
-            if step_mask is None:
-                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
-            else:
-                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
-                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
-                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
-        if initial_state is None:
-            zeros = inputs.new_zeros(batch_size, self.hidden_size)
-            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
-
-        hidden, layer_outputs, final_state = inputs, [], []
-        for layer, directions in enumerate(self.layers):
-            if layer > 0:
-                hidden = self.dropout(hidden)
-            direction_outputs = []
-            for direction, rnn in enumerate(directions):
-                weights = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]
-                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
-                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
-                outputs, final = run_recurrent_layer(
-                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
-                )
-                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
-                final_state.append(final)
-            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
-            layer_outputs.append(hidden)
-
-        if order is not None:
-            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
-            layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
-                for h in layer_outputs
-            ]
-        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        return self.layers[layer][direction].layer_weights(0, 0)
 
 
 @dataclass
@@ -320,8 +262,8 @@ def is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
-# Folders keep the layout saved before the base model existed (no base-model prefix):
-# transformers renames it on load (`from_pretrained`) and back on save, so older versions of this code load new folders.
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
 SAVED_LAYOUT = [(r"^embed_tokens\.", "gru.embed_tokens."), (r"^rnn\.", "gru.rnn.")]
 register_checkpoint_conversion_mapping(
     "gru", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
@@ -359,6 +301,17 @@ class GRUPreTrainedModel(PreTrainedModel):
         config.check_values()
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -633,7 +586,8 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             if self.config.problem_type is None:
                 # Decided from the config, never from the labels' dtype (transformers' default would switch float
                 # labels to multi-label).
-                self.config.problem_type = "regression" if self.config.num_labels == 1 else "single_label_classification"
+                num_labels = self.config.num_labels
+                self.config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
 
         if not return_dict:
@@ -641,7 +595,9 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             return ((loss,) + output) if loss is not None else output
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
-    def _pool(self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor) -> torch.Tensor:
+    def _pool(
+        self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor
+    ) -> torch.Tensor:
         """[batch, time, F] outputs, [batch, time] mask and [batch, F] last state → [batch, F or 2F] text vector."""
         if self.config.pooling == "last":
             return last_state

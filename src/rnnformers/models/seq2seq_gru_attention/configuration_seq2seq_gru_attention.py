@@ -50,6 +50,7 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
     """
 
     model_type = "seq2seq_gru_attention"
+    keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {"num_hidden_layers": "num_layers", "d_model": "hidden_size"}
 
     vocab_size: int = 10_000

@@ -99,7 +99,7 @@ class RecurrentStateCache(Cache):
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
         """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
         if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
-            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden_size] tensors.")
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
         cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
         for state_idx, state in enumerate(states):
             for layer_idx in range(state.shape[0]):
@@ -246,10 +246,10 @@ class RecurrentStack(nn.Module):
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in ("", "_reverse")[: self.num_directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, layer_input_size)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size)))
-                self.register_parameter(f"bias_ih_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
-                self.register_parameter(f"bias_hh_l{layer}{suffix}", nn.Parameter(torch.empty(gate_size)))
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -257,6 +257,11 @@ class RecurrentStack(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for param in self.parameters():
             init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
@@ -309,8 +314,8 @@ class RecurrentStack(nn.Module):
             if layer > 0 and self.dropout > 0:
                 hidden = nn.functional.dropout(hidden, self.dropout, self.training)
             direction_outputs = []
-            for direction, suffix in enumerate(("", "_reverse")[: self.num_directions]):
-                weights = [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
                 outputs, final = run_recurrent_layer(
@@ -323,8 +328,9 @@ class RecurrentStack(nn.Module):
 
         if order is not None:
             # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
             layer_outputs = [
-                torch.zeros_like(h).scatter(1, order.unsqueeze(-1).expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
                 for h in layer_outputs
             ]
         return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
@@ -351,30 +357,76 @@ class RecurrentGenerationMixin(GenerationMixin):
         next_sequence_length: int | None = None,
         past_key_values: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        is_first_iteration: bool | None = False,
         **kwargs,
     ) -> dict:
-        # transformers feeds only the positions the state has not read yet (`next_sequence_length`) and forwards every
-        # other keyword argument (`output_hidden_states`, `encoder_outputs`, ...) to `forward`.
-        model_inputs = super().prepare_inputs_for_generation(
-            input_ids, next_sequence_length=next_sequence_length, past_key_values=past_key_values,
-            attention_mask=attention_mask, **kwargs,
-        )
-        mask_key = "decoder_attention_mask" if self.config.is_encoder_decoder else "attention_mask"
-        mask = model_inputs.get(mask_key)
-        if mask is not None:
-            # The state summarises the positions before these: the mask covers the new positions only.
-            new_positions = model_inputs[self.main_input_name if not self.config.is_encoder_decoder else "decoder_input_ids"]
-            new_positions = new_positions if new_positions is not None else model_inputs["inputs_embeds"]
-            model_inputs[mask_key] = mask[:, -new_positions.shape[1] :]
+        """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
+        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
+        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
+        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
+            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
+            # generate() could tell this from): feed only the positions the state has not read.
+            next_sequence_length = input_ids.shape[1] - seen
+        if self.config.is_encoder_decoder:
+            # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
+            model_inputs["attention_mask"] = attention_mask
+        else:
+            if inputs_embeds is not None and is_first_iteration:
+                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+                model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
+            else:
+                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+                model_inputs["input_ids"] = new_inputs
+            if attention_mask is not None:
+                # The state summarises the positions before these: the mask covers the new positions only.
+                model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
+        model_inputs["past_key_values"] = past_key_values
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
         num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        return super().generate(inputs, generation_config=generation_config, **kwargs)
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
 
 
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn.is_tracing
@@ -681,6 +733,17 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
         super().__init__(config, *inputs, **kwargs)
         self.register_load_state_dict_pre_hook(load_saved_layout)
 
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_weights
     @torch.no_grad()
     def _init_weights(self, module):
@@ -757,7 +820,10 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
                     f"`past_key_values` must hold {self.config.num_layers} layers of one decoder state shaped "
                     f"{expected} (batch, hidden_size)."
                 )
-        if is_tracing() or decoder_input_ids is None:
+        # One device→host sync, on the eager path only. Ids that continue a state (each step of generate() after the
+        # first) are the model's own samples: checking them would sync at every generated token.
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        if is_tracing() or decoder_input_ids is None or continuing:
             return
         low, high = torch.aminmax(decoder_input_ids)
         if low < 0 or high >= self.config.vocab_size:
@@ -789,7 +855,10 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         Returns:
             [`Seq2SeqModelOutput`] with `last_hidden_state` `[batch, target_len, 2 * hidden_size]`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -905,9 +974,8 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
 
     def _validate_labels(self, labels):
         if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(
-                f"`labels` must be a tensor of integer token ids, got {getattr(labels, 'dtype', type(labels).__name__)}."
-            )
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
         if labels.dim() != 2:
             raise ValueError(f"`labels` must be [batch, target_len] token ids, got shape {tuple(labels.shape)}.")
         if is_tracing():
