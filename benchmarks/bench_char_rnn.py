@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments, default_data_collator
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
-from rnnformers.data import char_windows, split_text
+from rnnformers.training.data import char_windows, split_text
 from rnnformers.tokenization import build_char_tokenizer
 
 

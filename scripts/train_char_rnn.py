@@ -15,8 +15,15 @@ Data: the bundled Tiny Shakespeare by default, `--train_file` for a local text f
 dataset (its text column is joined into one text). The text is cut into contiguous train / validation / test parts
 (90% / 5% / 5% as in the chapter) and each part into windows of `window_length + 1` characters every `stride`
 characters. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the validation / test
-windows. The output folder holds the model (safetensors + code), `tokenizer.json` and a model card with the figures.
-The flags every training script shares are described in `rnnformers.training.lifecycle`.
+windows, each read from a zero state (`<split>_loss`, also named `<split>_loss_windowed_<eval_window_length>`), and,
+unless `--no_streaming_evaluation`, on the whole part read once with the state carried from its first character to
+its last (`<split>_loss_streaming`). The output folder holds the model (safetensors + code), `tokenizer.json` and a
+model card with the figures. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+
+`--stateful --train_sampling_strategy sequential` trains the way char-rnn does (truncated backpropagation through
+time): the training text is cut into `per_device_train_batch_size × processes` contiguous streams, each batch row reads
+the next window of its stream starting from the state the previous window ended with, and the state is reset at each
+epoch's start and saved with each checkpoint (see `rnnformers.training.language_modeling`).
 """
 
 import logging
@@ -24,12 +31,19 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import AutoModelForCausalLM, Trainer, default_data_collator, set_seed
 
 from rnnformers import CharRNNForCausalLM
 from rnnformers.tokenization import build_char_tokenizer
 from rnnformers.training.data import BUNDLED_SHAKESPEARE, char_windows, load_text, split_text
 from rnnformers.training.hub import HubUpload, push_at_end
+from rnnformers.training.language_modeling import (
+    StatefulTrainingCallback,
+    stream_window_collator,
+    stream_windows,
+    streaming_loss,
+)
 from rnnformers.training.lifecycle import (
     BaseDataArguments,
     BaseModelArguments,
@@ -52,9 +66,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    lowercase: bool = field(
-        default=False, metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65)."}
+    # None when not given: refused with a saved tokenizer, which is used as it is. Bare `--lowercase` means true.
+    lowercase: bool | None = field(
+        default=None,
+        metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65).", "nargs": "?",
+                  "const": True},
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
+        if self.lowercase is not None and loading:
+            raise ValueError(f"--lowercase: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
+                             "saved one, used as it is: drop it.")
 
 
 @dataclass
@@ -76,10 +100,35 @@ class DataArguments(BaseDataArguments):
     )
     validation_split_percentage: float = field(default=5.0, metadata={"help": "Percent of the text for validation."})
     test_split_percentage: float = field(default=5.0, metadata={"help": "Percent of the text for the test part."})
+    stateful: bool = field(
+        default=False,
+        metadata={
+            "help": "Truncated-BPTT training: the training text cut into per_device_train_batch_size × processes "
+            "streams, each batch row reading the next window of its stream from the state the previous one ended "
+            "with (reset at each epoch). Windows do not overlap (no --stride). Needs --train_sampling_strategy "
+            "sequential."
+        },
+    )
+    streaming_evaluation: bool = field(
+        default=True,
+        metadata={
+            "help": "Also score each evaluated part read once from start to end, the state carried (every character "
+            "predicted with all its past): <split>_loss_streaming, beside the windowed <split>_loss."
+        },
+    )
     sample_prompt: str = field(default="To be or not to b", metadata={"help": "Prompt of the sample in the model card."})
 
     def __post_init__(self):
         super().__post_init__()
+        if self.stateful and self.stride != 1:
+            raise ValueError(
+                f"--stride {self.stride} does not apply with --stateful: a stream's windows follow each other."
+            )
+        if self.stateful and self.max_train_samples is not None:
+            raise ValueError(
+                "--max_train_samples takes a random sample of training windows, which would break the streams of "
+                "--stateful: give a shorter --train_file instead."
+            )
         # Derived once, here: every later use reads the resolved values.
         self.eval_window_length = self.eval_window_length or self.window_length
         self.eval_stride = self.eval_stride or self.eval_window_length
@@ -92,6 +141,12 @@ def main():
     model_args, data_args, training_args = parse_args_and_set_up_logging(
         (ModelArguments, DataArguments, TrainingArguments), logger
     )
+    if data_args.stateful and training_args.do_train and training_args.train_sampling_strategy != "sequential":
+        raise ValueError(
+            "--stateful feeds the consecutive windows of each stream to the same batch row: pass "
+            "--train_sampling_strategy sequential (got "
+            f"{training_args.train_sampling_strategy!r}, which reorders them)."
+        )
     hub_upload = HubUpload.take_from(training_args)
     set_seed(training_args.seed)
 
@@ -112,7 +167,10 @@ def main():
     with training_args.main_process_first(desc="building windows"):
         for name, part in parts.items():
             ids = tokenizer(part, add_special_tokens=False)["input_ids"]
-            if name == "train":
+            if name == "train" and data_args.stateful:
+                windows[name] = stream_windows(ids, data_args.window_length, training_args.per_device_train_batch_size,
+                                               training_args.world_size)
+            elif name == "train":
                 windows[name] = char_windows(ids, data_args.window_length, data_args.stride)
             else:
                 windows[name] = char_windows(ids, data_args.eval_window_length, data_args.eval_stride)
@@ -133,7 +191,10 @@ def main():
         train_dataset=windows["train"] if training_args.do_train else None,
         eval_dataset=windows.get("validation"),
         processing_class=tokenizer,
-        data_collator=default_data_collator,
+        # The stateful collator reads a window's first window_length tokens and predicts the next window_length: the
+        # same loss for the (stateless) evaluation windows.
+        data_collator=stream_window_collator if data_args.stateful else default_data_collator,
+        callbacks=[StatefulTrainingCallback()] if data_args.stateful else None,
     )
 
     # Train.
@@ -143,9 +204,9 @@ def main():
     # Evaluate: loss in nats per character and perplexity, on the validation (--do_eval) and test (--do_predict) parts.
     card_metrics = []
     for split, dataset in scored_parts:
-        metrics = evaluate_and_save(  # perplexity = e^loss (capped: a diverged run must not overflow)
+        metrics = evaluate_and_save(
             trainer, dataset, split,
-            derived_metrics=lambda measured: {f"{split}_perplexity": math.exp(min(measured[f"{split}_loss"], 50.0))},
+            derived_metrics=lambda measured: more_metrics(trainer, tokenizer, parts[split], split, measured, data_args),
         )
         card_metrics += card_metrics_of(split, metrics, data_args)
 
@@ -159,6 +220,31 @@ def main():
     push_at_end(trainer, hub_upload)
 
 
+def more_metrics(trainer, tokenizer, text: str, split: str, metrics: dict, data_args: DataArguments) -> dict:
+    """Perplexity, the windowed loss under a name that says so, and the streaming loss and perplexity."""
+    loss = metrics[f"{split}_loss"]
+    more = {
+        f"{split}_perplexity": math.exp(min(loss, 50.0)),  # capped: a diverged run must not overflow
+        f"{split}_loss_windowed_{data_args.eval_window_length}": loss,
+    }
+    if data_args.streaming_evaluation:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        limit = data_args.max_eval_samples if split == "validation" else data_args.max_predict_samples
+        if limit is not None:  # the stretch of text the first `limit` windows cover
+            ids = ids[: (limit - 1) * data_args.eval_stride + data_args.eval_window_length + 1]
+        # In the Trainer's precision (autocast under --bf16), as its windowed evaluation.
+        with trainer.accelerator.autocast(), torch.no_grad():
+            streaming = streaming_loss(trainer.model, ids)
+        more[f"{split}_loss_streaming"] = streaming
+        more[f"{split}_perplexity_streaming"] = math.exp(min(streaming, 50.0))
+        logger.info(
+            "%s loss: %.4f nats/char windowed (windows of %d characters, each from a zero state), %.4f streaming "
+            "(the %d characters read once, the state carried)", split, loss, data_args.eval_window_length, streaming,
+            len(ids),
+        )
+    return more
+
+
 def dataset_display_name(data_args: DataArguments) -> str:
     if data_args.dataset_name:
         return data_args.dataset_name
@@ -167,15 +253,19 @@ def dataset_display_name(data_args: DataArguments) -> str:
 
 def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list[CardMetric]:
     share = data_args.validation_split_percentage if split == "validation" else data_args.test_split_percentage
+    ways = [("", f"windowed: windows of {data_args.eval_window_length}, each from a zero state")]
+    if f"{split}_loss_streaming" in metrics:
+        ways.append(("_streaming", "streaming: read once, the state carried from its first character to its last"))
     return [
         CardMetric(
             metric_type=metric_type,
-            name=f"{split} {'perplexity' if metric_type == 'perplexity' else 'loss (nats/char)'}",
-            value=round(metrics[f"{split}_{metric_type}"], 4),
+            name=f"{split} {'perplexity' if metric_type == 'perplexity' else 'loss (nats/char)'}, {way.split(':')[0]}",
+            value=round(metrics[f"{split}_{metric_type}{suffix}"], 4),
             dataset_type=data_args.dataset_name or ("tiny_shakespeare" if not data_args.train_file else "text"),
             dataset_name=dataset_display_name(data_args),
-            split=f"{split} (a contiguous {share:g}% of the text, windows of {data_args.eval_window_length})",
+            split=f"{split} (a contiguous {share:g}% of the text, {way})",
         )
+        for suffix, way in ways
         for metric_type in ("perplexity", "loss")
     ]
 
@@ -205,11 +295,19 @@ from transformers import pipeline
 generator = pipeline("text-generation", model="{repo}", trust_remote_code=True)
 print(generator("To be or not to b", max_new_tokens=200, do_sample=True, temperature=0.6)[0]["generated_text"])
 """
+    if training_args.do_train and data_args.stateful:
+        num_streams = training_args.per_device_train_batch_size * training_args.world_size
+        windows = (
+            f"stateful (truncated BPTT): {num_streams} contiguous streams of the text, each batch row reading the next "
+            f"{data_args.window_length} characters of its stream from the state the previous window ended with (reset "
+            "at each epoch)"
+        )
+    else:
+        windows = f"windows of {data_args.window_length} characters every {data_args.stride}"
     if training_args.do_train:
         training = (
-            f"`scripts/train_char_rnn.py` of rnnformers: windows of {data_args.window_length} characters every "
-            f"{data_args.stride}, learning rate {training_args.learning_rate}, batch size "
-            f"{training_args.per_device_train_batch_size} per device, "
+            f"`scripts/train_char_rnn.py` of rnnformers: {windows}, learning rate {training_args.learning_rate}, "
+            f"batch size {training_args.per_device_train_batch_size} per device, "
             + (f"{training_args.max_steps} steps." if training_args.max_steps > 0 else
                f"{training_args.num_train_epochs:g} epochs.")
         )

@@ -65,9 +65,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    tokenizer_algorithm: str = field(default="bpe", metadata={"help": "Tokenizer to train: 'bpe' or 'wordpiece'."})
-    tokenizer_vocab_size: int = field(default=20_000, metadata={"help": "Vocabulary size of the trained tokenizer."})
-    lowercase: bool = field(default=True, metadata={"help": "Lower-case the text in the trained tokenizer."})
+    # The tokenizer this run trains when it loads none (None: the defaults below).
+    tokenizer_algorithm: str | None = field(
+        default=None, metadata={"help": "Tokenizer to train: 'bpe' (default) or 'wordpiece'."}
+    )
+    tokenizer_vocab_size: int | None = field(
+        default=None, metadata={"help": "Vocabulary size of the trained tokenizer (default 20000)."}
+    )
+    lowercase: bool | None = field(
+        # nargs/const: a bare `--lowercase` means true, as for a bool flag (`--lowercase false` turns it off).
+        default=None,
+        metadata={"help": "Lower-case the text in the trained tokenizer (default true).", "nargs": "?", "const": True},
+    )
     pretrained_embeddings: str | None = field(
         default=None,
         metadata={
@@ -83,6 +92,13 @@ class ModelArguments(BaseModelArguments):
         super().__post_init__()
         if self.pretrained_embeddings and self.model_name_or_path:
             raise ValueError("--pretrained_embeddings initialises a new model; not with --model_name_or_path.")
+        building = [f"--{name}" for name in ("tokenizer_algorithm", "tokenizer_vocab_size", "lowercase")
+                    if getattr(self, name) is not None]
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path", "pretrained_embeddings")
+                   if getattr(self, name)]
+        if building and loading:
+            raise ValueError(f"{', '.join(building)}: these shape a tokenizer this run builds, but "
+                             f"{' / '.join(loading)} gives a saved one, used as it is: drop them.")
 
 
 @dataclass
@@ -101,7 +117,13 @@ class DataArguments(BaseDataArguments):
         default=20.0, metadata={"help": "Percent of the training split kept for validation (the chapter: 20)."}
     )
     split_seed: int = field(default=42, metadata={"help": "Seed of the train/validation split (the chapter: 42)."})
-    max_length: int = field(default=400, metadata={"help": "Truncate each text to this many tokens."})
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Truncate each text to this many tokens (default: the loaded tokenizer's model_max_length, else "
+            "400). A saved model is scored and continued at the length it was trained at: another value is refused."
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None,
         metadata={"help": "Stop after this many evaluations without improvement (needs --load_best_model_at_end)."},
@@ -112,8 +134,26 @@ class DataArguments(BaseDataArguments):
         self.id2label = dict(enumerate(name.strip() for name in self.class_names.split(",")))
         if len(self.id2label) < 2 or "" in self.id2label.values():
             raise ValueError(f"--class_names must name at least two classes, got {self.class_names!r}.")
-        if self.max_length < 1:
+        if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"--max_length must be at least 1, got {self.max_length}.")
+
+
+def truncation_length(requested: int | None, tokenizer, model_args, training_args) -> int:
+    """`--max_length`, else the tokenizer's `model_max_length` (a saved model's tokenizer records the length it was
+    trained at), else 400. A saved model (`--model_name_or_path`, `--resume_from_checkpoint`) scored or continued at
+    another length would give other figures than the ones it was trained and scored at: refused."""
+    saved = tokenizer.model_max_length
+    saved = saved if isinstance(saved, int) and saved < 1_000_000 else None  # no limit: a huge sentinel value
+    if requested is None:
+        return saved or 400
+    model_folder = model_args.model_name_or_path or training_args.resume_from_checkpoint
+    if model_folder and saved is not None and requested != saved:
+        raise ValueError(
+            f"--max_length {requested} differs from the length the saved model {model_folder} was trained at "
+            f"(its tokenizer's model_max_length: {saved}); its texts would be truncated otherwise. Leave --max_length "
+            "out to use the saved length."
+        )
+    return requested
 
 
 def main():
@@ -139,12 +179,14 @@ def main():
     tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_embeddings=model_args.pretrained_embeddings)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
-            sampled["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm,
-            vocab_size=model_args.tokenizer_vocab_size, lowercase=model_args.lowercase,
+            sampled["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm or "bpe",
+            vocab_size=model_args.tokenizer_vocab_size or 20_000,
+            lowercase=model_args.lowercase if model_args.lowercase is not None else True,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
     if tokenizer.pad_token is None:
         raise ValueError("the tokenizer has no padding token: batches cannot be padded.")
+    data_args.max_length = truncation_length(data_args.max_length, tokenizer, model_args, training_args)
     # Recorded in the saved tokenizer, so that `pipeline(..., truncation=True)` cuts where training did.
     tokenizer.model_max_length = data_args.max_length
 

@@ -54,9 +54,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    vocab_size: int = field(
-        default=10_000, metadata={"help": "Size of the shared BPE vocabulary trained on the pairs (the chapter: 10k)."}
+    vocab_size: int | None = field(
+        default=None,
+        metadata={"help": "Size of the shared BPE vocabulary trained on the pairs (default, as the chapter: 10000)."},
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
+        if self.vocab_size is not None and loading:
+            raise ValueError(f"--vocab_size: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
+                             "saved one, used as it is: drop it.")
 
 
 @dataclass
@@ -108,7 +116,7 @@ def main():
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
             (text for row in splits["train"] for text in (row["source"], row["target"])),
-            vocab_size=model_args.vocab_size, add_bos_eos=True, model_max_length=data_args.max_source_length,
+            vocab_size=model_args.vocab_size or 10_000, add_bos_eos=True, model_max_length=data_args.max_source_length,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
     if None in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id):

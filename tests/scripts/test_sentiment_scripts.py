@@ -207,15 +207,40 @@ def test_training_script_scores_a_saved_model_without_training(trained_folder, t
     assert "learning rate" not in card and "epochs" not in card  # no hyperparameters that never ran
     assert "learning rate" in (trained_folder / "README.md").read_text()
 
-    # Scored into its own folder, with another --max_length: the folder's card and tokenizer are left as they were.
+    # Scored into its own folder without --max_length: at the length it was trained at (24, from its tokenizer), the
+    # same figures; the folder's card and tokenizer are left as they were.
     own = tmp_path / "own"
     shutil.copytree(trained_folder, own)
     before = {name: (own / name).read_bytes() for name in ("README.md", "tokenizer.json", "tokenizer_config.json")}
     run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", own, "--train_file", toy_file,
-               "--output_dir", own, "--max_length", 10, "--report_to", "none", "--disable_tqdm", "true")
+               "--output_dir", own, "--report_to", "none", "--disable_tqdm", "true")
     assert {name: (own / name).read_bytes() for name in before} == before
     assert AutoTokenizer.from_pretrained(own).model_max_length == 24
-    assert json.loads((own / "validation_results.json").read_text())["validation_samples"] == 200
+    scored = json.loads((own / "validation_results.json").read_text())
+    assert scored["validation_samples"] == 200
+    assert scored["validation_accuracy"] == pytest.approx(original["validation_accuracy"])
+    # Another --max_length would truncate otherwise than training did: refused, naming both lengths.
+    with pytest.raises(AssertionError, match=r"--max_length 10 differs .* model_max_length: 24"):
+        run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", own, "--train_file", toy_file,
+                   "--output_dir", own, "--max_length", 10, "--report_to", "none", "--disable_tqdm", "true")
+
+
+def test_tokenizer_building_flags_are_refused_with_a_saved_tokenizer():
+    model_arguments = load_script("train_sentiment.py").ModelArguments
+    assert model_arguments(tokenizer_vocab_size=300, lowercase=False).tokenizer_vocab_size == 300
+    for building, loading in (({"lowercase": True}, {"model_name_or_path": "x"}),
+                              ({"tokenizer_vocab_size": 300}, {"pretrained_embeddings": "bert"}),
+                              ({"tokenizer_algorithm": "wordpiece"}, {"tokenizer_name": "tok"})):
+        flag, source = next(iter(building)), next(iter(loading))
+        with pytest.raises(ValueError, match=f"--{flag}: these shape a tokenizer .* --{source} gives a saved one"):
+            model_arguments(**building, **loading)
+    # The other training scripts' tokenizer-building flags, likewise (their defaults are None: not given).
+    for script, flag, value in (("train_char_rnn.py", "lowercase", False), ("train_translation.py", "vocab_size", 400)):
+        model_arguments = load_script(script).ModelArguments
+        assert getattr(model_arguments(**{flag: value}), flag) == value and getattr(model_arguments(), flag) is None
+        for source in ("tokenizer_name", "model_name_or_path"):
+            with pytest.raises(ValueError, match=f"--{flag}: it shapes a tokenizer .* --{source} gives a saved one"):
+                model_arguments(**{flag: value, source: "saved"})
 
 
 def test_tokenizer_training_and_evaluation_scripts_see_the_same_split(toy_file, trained_folder, tmp_path, capsys):

@@ -1,5 +1,7 @@
 """The lifecycle the training scripts share (rnnformers.training.lifecycle): flags, config overrides, output folder."""
 
+import json
+
 import huggingface_hub
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -65,6 +67,11 @@ def test_an_output_folder_holding_a_model_or_checkpoints_is_refused_unless_told(
         check_run(BaseModelArguments(), TrainingArguments(**train))
     check_run(BaseModelArguments(), TrainingArguments(**train, overwrite_output_dir=True))
     check_run(BaseModelArguments(), TrainingArguments(**train, resume_from_checkpoint=str(output_dir / "checkpoint-8")))
+    # Resuming a checkpoint of ANOTHER run into this folder would overwrite this run's model and checkpoints.
+    (tmp_path / "other" / "checkpoint-4").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"holds checkpoints .* --overwrite_output_dir"):
+        check_run(BaseModelArguments(),
+                  TrainingArguments(**train, resume_from_checkpoint=str(tmp_path / "other" / "checkpoint-4")))
     (output_dir / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="holds a saved model and checkpoints"):
         check_run(BaseModelArguments(), TrainingArguments(**train))
@@ -92,13 +99,22 @@ def test_hub_upload_takes_the_token_out_of_the_training_arguments(tmp_path):
     assert (upload.repo_name, upload.token) == ("my-model", "hf_secret")
     assert args.push_to_hub is False and args.hub_token is None
     assert HubUpload.take_from(TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
-    for name in ("model.safetensors", "config.json", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
-                 "test_results.json", "trainer_state.json", "modeling_x.py"):
+    for name in ("model.safetensors", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
+                 "test_results.json", "trainer_state.json", "configuration_x.py", "x.py", "pipeline_y.py"):
         (tmp_path / name).write_text("x")
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "configuration_x.XConfig",
+                                                                   "AutoModel": "modeling_x.XModel"}}))
+    (tmp_path / "modeling_x.py").write_text("from .utils_x import helper\nfrom .configuration_x import XConfig\n")
+    (tmp_path / "utils_x.py").write_text("helper = 1\n")
     (tmp_path / "checkpoint-3").mkdir()
     (tmp_path / "checkpoint-3" / "model.safetensors").write_text("x")
-    assert hub_files(tmp_path) == ["README.md", "config.json", "model.safetensors", "modeling_x.py",
-                                   "test_results.json"]
+    # Code files are those the config names and what they import; a stray x.py / pipeline_y.py is not uploaded.
+    assert hub_files(tmp_path) == ["README.md", "config.json", "configuration_x.py", "model.safetensors",
+                                   "modeling_x.py", "test_results.json", "utils_x.py"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["custom_pipelines"] = {"y": {"impl": "pipeline_y.YPipeline", "pt": ["AutoModel"]}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert "pipeline_y.py" in hub_files(tmp_path) and "x.py" not in hub_files(tmp_path)
 
 
 def test_a_resumed_run_reads_the_checkpoint_tokenizer_and_refuses_another(tmp_path):

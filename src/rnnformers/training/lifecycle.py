@@ -157,11 +157,15 @@ def check_output_dir(training_args, model_name_or_path: str | None = None) -> No
     """Refuses an `--output_dir` holding a finished model or checkpoints, as transformers' examples do.
 
     Training there would overwrite the model and, with `--save_total_limit`, delete its checkpoints. Allowed with
-    `--overwrite_output_dir`, with `--resume_from_checkpoint` (continuing that run), and when a run only scores the
-    model saved in that very folder.
+    `--overwrite_output_dir`, with `--resume_from_checkpoint` of a checkpoint of that folder (continuing that run; a
+    checkpoint from elsewhere does not make this folder's model and checkpoints disposable), and when a run only
+    scores the model saved in that very folder.
     """
     output_dir = Path(training_args.output_dir)
-    if not output_dir.is_dir() or training_args.overwrite_output_dir or training_args.resume_from_checkpoint:
+    if not output_dir.is_dir() or training_args.overwrite_output_dir:
+        return
+    resume = training_args.resume_from_checkpoint
+    if resume and Path(resume).resolve().parent == output_dir.resolve():
         return
     if scores_own_folder(training_args, model_name_or_path):
         return

@@ -259,12 +259,12 @@ def test_beam_search_reorders_the_state():
 
 
 @pytest.mark.parametrize("cell_type", ["gru", "lstm"])
-@pytest.mark.parametrize("mode", ["greedy", "beam", "sampling"])
+@pytest.mark.parametrize("mode", ["greedy", "sampling"])
 def test_generation_continues_from_the_returned_cache_as_one_longer_call(cell_type, mode):
     model = make_model(cell_type)
     rows = [torch.randint(1, VOCAB, (n,)) for n in (5, 3)]
     input_ids, attention_mask = left_padded_batch(rows)
-    kwargs = dict(pad_token_id=0, **{k: v for k, v in GENERATION_MODES[mode].items() if k != "num_return_sequences"})
+    kwargs = dict(pad_token_id=0, **GENERATION_MODES[mode])
     torch.manual_seed(7)
     first = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=4, return_dict_in_generate=True,
                            **kwargs)
@@ -273,9 +273,22 @@ def test_generation_continues_from_the_returned_cache_as_one_longer_call(cell_ty
                                max_new_tokens=5, **kwargs)
     torch.manual_seed(7)
     longer = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=9, **kwargs)
-    if mode == "greedy":  # sampling and beams draw differently over two calls; greedy must match exactly
+    if mode == "greedy":  # sampling draws differently over two calls; greedy must match exactly
         assert torch.equal(continued, longer)
     assert continued.shape == longer.shape and torch.equal(continued[:, : first.sequences.shape[1]], first.sequences)
+
+
+@pytest.mark.parametrize("num_return_sequences", [1, 3])
+def test_a_beam_search_cache_cannot_be_continued(num_return_sequences):
+    # Its rows are the last running beams, not `sequences`: continuing would silently use other rows' states.
+    model = make_model()
+    input_ids = torch.randint(1, VOCAB, (2, 5))
+    first = model.generate(input_ids, max_new_tokens=4, num_beams=3, num_return_sequences=num_return_sequences,
+                           do_sample=False, pad_token_id=0, return_dict_in_generate=True)
+    for num_beams in (3, 1):  # same row count as the cache after expansion (1 return sequence), or before it (3)
+        with pytest.raises(ValueError, match="`past_key_values` cannot be continued: .*greedy or sampled"):
+            model.generate(first.sequences, past_key_values=first.past_key_values, max_new_tokens=2,
+                           num_beams=num_beams, do_sample=False, pad_token_id=0)
 
 
 def test_generate_returns_hidden_states_of_every_step_and_layer():
@@ -359,6 +372,11 @@ def test_bad_inputs_raise_value_errors_naming_the_field():
         model()
     with pytest.raises(ValueError, match="max_new_tokens"):
         model.generate(ids, max_new_tokens=0, pad_token_id=0)
+    # The prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):
+        model.generate(torch.tensor([[1, VOCAB]]), max_new_tokens=2, pad_token_id=0)
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):  # a cache of one's own, not yet used
+        model(torch.tensor([[1, VOCAB]]), past_key_values=RecurrentStateCache.from_tensors((torch.zeros(2, 1, 32),)))
 
 
 def test_missing_or_corrupt_weights_fail_loudly(tmp_path):

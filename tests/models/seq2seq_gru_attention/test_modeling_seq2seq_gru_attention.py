@@ -6,7 +6,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
-from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
+from rnnformers import RecurrentStateCache, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.models.seq2seq_gru_attention.modeling_seq2seq_gru_attention import shift_tokens_right
 from rnnformers.tokenization import train_subword_tokenizer
 
@@ -210,6 +210,11 @@ def test_bad_inputs_raise_clear_errors():
         model(input_ids=input_ids, decoder_input_ids=input_ids[:, :1], past_key_values=(torch.zeros(3, 1, 16),))
     with pytest.raises(ValueError, match="num_beams"):
         model.generate(input_ids, attention_mask=mask, num_beams=0)
+    # The decoder prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), 40), max_new_tokens=2)
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), -1))
 
 
 # --- saving --------------------------------------------------------------------------------------------------------
@@ -334,16 +339,28 @@ def test_base_model_and_bart_like_layout():
     torch.testing.assert_close(logits, model.lm_head(out.last_hidden_state))
 
 
-@pytest.mark.parametrize("generate_kwargs", [{}, {"num_beams": 3}], ids=["greedy", "beam"])
-def test_generation_continues_from_the_returned_cache(generate_kwargs):
+def test_generation_continues_from_the_returned_cache():
     model = tiny_model("general")
     input_ids, mask = sources()
     first = model.generate(input_ids, attention_mask=mask, max_new_tokens=3, min_new_tokens=3,
-                           return_dict_in_generate=True, **generate_kwargs)
+                           return_dict_in_generate=True)
     continued = model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences,
-                               past_key_values=first.past_key_values, max_new_tokens=4, min_new_tokens=4,
-                               **generate_kwargs)
-    longer = model.generate(input_ids, attention_mask=mask, max_new_tokens=7, min_new_tokens=7, **generate_kwargs)
-    if not generate_kwargs:
-        assert torch.equal(continued, longer)
-    assert continued.shape == longer.shape
+                               past_key_values=first.past_key_values, max_new_tokens=4, min_new_tokens=4)
+    longer = model.generate(input_ids, attention_mask=mask, max_new_tokens=7, min_new_tokens=7)
+    assert torch.equal(continued, longer)
+
+
+def test_a_beam_search_cache_cannot_be_continued():
+    # Its rows are the last running beams, not `sequences`: continuing would silently use other rows' states.
+    model = tiny_model("general")
+    input_ids, mask = sources()
+    first = model.generate(input_ids, attention_mask=mask, max_new_tokens=3, min_new_tokens=3, num_beams=3,
+                           return_dict_in_generate=True)
+    with pytest.raises(ValueError, match="`past_key_values` cannot be continued: it was returned by beam search"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences,
+                       past_key_values=first.past_key_values, max_new_tokens=4, num_beams=3)
+    # The same states in a cache of one's own: 9 rows (3 beams per source), which the 3 sources expanded would match.
+    rebuilt = RecurrentStateCache.from_tensors(first.past_key_values.to_tensors(), seen_tokens=4)
+    with pytest.raises(ValueError, match="cannot be continued: it holds 9 rows but the inputs have 3"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences, past_key_values=rebuilt,
+                       max_new_tokens=4, num_beams=3)

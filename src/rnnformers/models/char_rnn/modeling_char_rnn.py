@@ -380,12 +380,43 @@ class RecurrentGenerationMixin(GenerationMixin):
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
         num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        return super().generate(inputs, generation_config=generation_config, **kwargs)
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
 
 
 def is_tracing() -> bool:
@@ -483,7 +514,9 @@ class CharRNNModel(CharRNNPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
 
-    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, past_key_values):
+    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, initial_state, has_cache, continuing):
+        # Sizes are read from the modules (plain attributes), not the config: this runs at every generated token.
+        vocab_size, embedding_dim = self.embed_tokens.num_embeddings, self.embed_tokens.embedding_dim
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
         tokens = input_ids if input_ids is not None else inputs_embeds
@@ -492,9 +525,9 @@ class CharRNNModel(CharRNNPreTrainedModel):
             raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
         if tokens.shape[0] == 0 or tokens.shape[1] == 0:
             raise ValueError(f"`{name}` is empty (shape {tuple(tokens.shape)}): give at least one token per row.")
-        if inputs_embeds is not None and inputs_embeds.shape[-1] != self.config.embedding_dim:
+        if inputs_embeds is not None and inputs_embeds.shape[-1] != embedding_dim:
             raise ValueError(
-                f"`inputs_embeds` must be [batch, time, embedding_dim={self.config.embedding_dim}], got shape "
+                f"`inputs_embeds` must be [batch, time, embedding_dim={embedding_dim}], got shape "
                 f"{tuple(inputs_embeds.shape)}."
             )
         if input_ids is not None and input_ids.dtype.is_floating_point:
@@ -503,35 +536,30 @@ class CharRNNModel(CharRNNPreTrainedModel):
             raise ValueError(
                 f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has {tuple(tokens.shape[:2])}."
             )
-        if past_key_values is not None:
-            expected_states = 2 if self.config.cell_type == "lstm" else 1
-            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
-                raise ValueError(
-                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
-                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
-                )
-            states = past_key_values.layer_states()
-            expected = (tokens.shape[0], self.config.hidden_size)
-            if states is not None and (
-                len(states) != self.config.num_layers
-                or any(len(layer) != expected_states for layer in states)
-                or any(tuple(s.shape) != expected for layer in states for s in layer)
+        if initial_state is not None:
+            num_layers, number_of_states = self.rnn.num_layers, self.rnn.number_of_states
+            expected = (tokens.shape[0], self.rnn.hidden_size)
+            if (
+                len(initial_state) != num_layers
+                or any(len(layer) != number_of_states for layer in initial_state)
+                or any(tuple(s.shape) != expected for layer in initial_state for s in layer)
             ):
                 raise ValueError(
-                    f"`past_key_values` must hold {self.config.num_layers} layers of {expected_states} state "
-                    f"tensor(s) shaped {expected} (batch, hidden_size)."
+                    f"`past_key_values` must hold {num_layers} layers of {number_of_states} state tensor(s) shaped "
+                    f"{expected} (batch, hidden_size)."
                 )
         if is_tracing():
             return
-        # Data-dependent checks: one device→host sync, on the eager path only.
-        if input_ids is not None:
+        # Data-dependent checks: one device→host sync, on the eager path only. Ids that continue a state (each step of
+        # generate() after the prompt) are the model's own samples: checking them would sync at every generated token.
+        if input_ids is not None and not continuing:
             low, high = torch.aminmax(input_ids)
-            if low < 0 or high >= self.config.vocab_size:
+            if low < 0 or high >= vocab_size:
                 raise ValueError(
-                    f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values "
-                    f"from {int(low)} to {int(high)}."
+                    f"`input_ids` must be in [0, {vocab_size}) (the model's `vocab_size`), got values from {int(low)} "
+                    f"to {int(high)}."
                 )
-        if attention_mask is not None and past_key_values is None:
+        if attention_mask is not None and not has_cache:
             empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
             if empty_rows:
                 raise ValueError(
@@ -570,16 +598,26 @@ class CharRNNModel(CharRNNPreTrainedModel):
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        self._validate_inputs(input_ids, inputs_embeds, attention_mask, past_key_values)
+        initial_state = None
+        if past_key_values is not None:
+            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
+                raise ValueError(
+                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
+                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
+                )
+            initial_state = past_key_values.layer_states()
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        self._validate_inputs(
+            input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None, continuing
+        )
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        initial_state = past_key_values.layer_states() if past_key_values is not None else None
         outputs, layer_outputs, final_state = self.rnn(inputs_embeds, attention_mask, initial_state)
 
         if use_cache:
             if past_key_values is None:
-                past_key_values = RecurrentStateCache(self.config.num_layers, self.rnn.number_of_states)
+                past_key_values = RecurrentStateCache(self.rnn.num_layers, self.rnn.number_of_states)
             past_key_values.update_layer_states(final_state, inputs_embeds.shape[1])
         else:
             past_key_values = None

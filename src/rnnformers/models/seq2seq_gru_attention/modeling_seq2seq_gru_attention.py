@@ -390,12 +390,43 @@ class RecurrentGenerationMixin(GenerationMixin):
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
         num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        return super().generate(inputs, generation_config=generation_config, **kwargs)
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
 
 
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn.is_tracing
@@ -789,7 +820,10 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
                     f"`past_key_values` must hold {self.config.num_layers} layers of one decoder state shaped "
                     f"{expected} (batch, hidden_size)."
                 )
-        if is_tracing() or decoder_input_ids is None:
+        # One device→host sync, on the eager path only. Ids that continue a state (each step of generate() after the
+        # first) are the model's own samples: checking them would sync at every generated token.
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        if is_tracing() or decoder_input_ids is None or continuing:
             return
         low, high = torch.aminmax(decoder_input_ids)
         if low < 0 or high >= self.config.vocab_size:
