@@ -14,6 +14,7 @@ from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
 
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
+from rnnformers.metrics import load_metric
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
 from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
@@ -217,6 +218,38 @@ def test_scorer_matches_translations_to_their_references_whatever_the_evaluation
     assert scores["bleu_all_refs"] == pytest.approx(100) and scores["chrf_all_refs"] == pytest.approx(100)
     # The headline figures use the first reference only: the second sentence matches only its second reference.
     assert scores["bleu"] < 100 and scores["chrf"] < 100
+
+
+def test_scorer_keeps_the_references_of_sources_identical_once_cut():
+    texts = ["Tom said that he would come back tomorrow.", "Tom said that he would leave today.", "Go away."]
+    tokenizer = train_subword_tokenizer(texts * 3, vocab_size=300, add_bos_eos=True)
+    references = [["Tom dijo que volvería mañana."], ["Tom dijo que se iría hoy."], ["Vete."]]
+    splits = {"validation": Dataset.from_dict({"source": texts, "target": [refs[0] for refs in references],
+                                               "references": references})}
+    tokenized = {"validation": splits["validation"].map(PairTokenizer(tokenizer, 5, 16), batched=True)}
+    assert tokenized["validation"]["input_ids"][0] == tokenized["validation"]["input_ids"][1]  # cut alike
+    scorer = TranslationScorer.for_held_out_parts(tokenizer, splits, tokenized)
+    # The same input, so the same translation for both rows: scored against each source's own reference.
+    translations = ["Tom dijo que volvería mañana.", "Tom dijo que volvería mañana.", "Vete."]
+
+    def padded(rows, value):
+        width = max(len(row) for row in rows)
+        return np.array([row + [value] * (width - len(row)) for row in rows])
+
+    prediction = EvalPrediction(predictions=padded([tokenizer(text)["input_ids"] for text in translations], -100),
+                                label_ids=None, inputs=padded(tokenized["validation"]["input_ids"], 0))
+    expected = load_metric("bleu_chrf").compute(predictions=translations, references=references)
+    scores = scorer(prediction)
+    assert (scores["bleu"], scores["chrf"]) == pytest.approx((expected["bleu"], expected["chrf"]))
+    # An evaluation holding one of the two rows cannot tell whose references are meant; nor can a scorer whose
+    # validation and test parts share an input.
+    one_row = EvalPrediction(predictions=prediction.predictions[:1], label_ids=None, inputs=prediction.inputs[:1])
+    with pytest.raises(ValueError, match="2 sources are identical once cut .* this evaluation holds 1"):
+        scorer(one_row)
+    parts = {"validation": splits["validation"].select([0, 2]), "test": splits["validation"].select([1])}
+    parted = {name: tokenized["validation"].select(rows) for name, rows in (("validation", [0, 2]), ("test", [1]))}
+    with pytest.raises(ValueError, match="1 validation and test sources are identical .* --max_source_length"):
+        TranslationScorer.for_held_out_parts(tokenizer, parts, parted)
 
 
 @pytest.mark.slow

@@ -55,9 +55,6 @@ class RnnTranslationPipeline(Pipeline):
             if isinstance(max_source_length, bool) or not isinstance(max_source_length, int) or max_source_length < 3:
                 raise ValueError(f"`max_source_length` must be an integer of at least 3, got {max_source_length!r}.")
             preprocess_params["max_source_length"] = max_source_length
-        num_beams = generate_kwargs.get("num_beams")
-        if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
-            raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
         return preprocess_params, generate_kwargs, {}
 
     def _source_limit(self, max_source_length: int | None) -> int | None:

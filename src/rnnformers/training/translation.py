@@ -1,6 +1,8 @@
 """Translation support shared by the scripts and tests: tokenising pairs within the length limits (counting what is
 cut), scoring generated translations (`TranslationScorer`) and reading attention weights (`attention_matrix`)."""
 
+from collections import Counter
+
 import numpy as np
 import torch
 
@@ -50,18 +52,36 @@ class TranslationScorer:
 
     Predictions are matched to their references through their source ids (`include_for_metrics=["inputs"]`), not
     their position: the Trainer may evaluate in its own order (`group_by_length` sorts evaluation batches too).
+    Sources identical once cut to `max_source_length` tokens share their ids: the model reads the same input and
+    gives them the same translation, so each such row takes the next of their reference lists (every list is used
+    once, whatever the order) as long as an evaluation holds all of them.
     """
 
     def __init__(self, tokenizer, sources: list[list[int]], references: list[list[str]]):
         self.tokenizer = tokenizer
         self.metric = load_metric("bleu_chrf")
-        self.references = {self._key(ids): refs for ids, refs in zip(sources, references)}
+        self.references: dict[tuple[int, ...], list[list[str]]] = {}
+        for ids, refs in zip(sources, references):
+            self.references.setdefault(self._key(ids), []).append(refs)
 
     @classmethod
     def for_held_out_parts(cls, tokenizer, splits: dict, tokenized: dict) -> "TranslationScorer":
         """A scorer knowing the references of every validation and test source (`splits[name]["references"]`,
         matched to the encoded sources `tokenized[name]["input_ids"]`)."""
         held_out = [name for name in ("validation", "test") if name in splits]
+        if len(held_out) == 2:
+            # Which part a row is scored in is not known to compute_metrics: a shared input would be ambiguous.
+            validation = {tuple(ids): text for ids, text in zip(tokenized["validation"]["input_ids"],
+                                                                 splits["validation"]["source"])}
+            shared = [(validation[tuple(ids)], text) for ids, text in zip(tokenized["test"]["input_ids"],
+                                                                           splits["test"]["source"])
+                      if tuple(ids) in validation]
+            if shared:
+                raise ValueError(
+                    f"{len(shared)} validation and test sources are identical once cut to the source length limit "
+                    f"(--max_source_length), e.g. {shared[0][0]!r} and {shared[0][1]!r}: their translations cannot "
+                    "be scored apart. Raise --max_source_length."
+                )
         return cls(
             tokenizer,
             sources=[ids for name in held_out for ids in tokenized[name]["input_ids"]],
@@ -74,7 +94,22 @@ class TranslationScorer:
     def __call__(self, prediction) -> dict:
         if prediction.inputs is None:
             raise ValueError('the Trainer must pass the inputs to compute_metrics: include_for_metrics=["inputs"].')
-        references = [self.references[self._key(ids)] for ids in prediction.inputs]
+        keys = [self._key(ids) for ids in prediction.inputs]
+        for key, count in Counter(keys).items():
+            known = len(self.references.get(key, ()))
+            if known == 0:
+                raise ValueError(f"no references for the evaluated source {self.tokenizer.decode(key)!r}.")
+            if known > 1 and count != known:
+                raise ValueError(
+                    f"{known} sources are identical once cut to the source length limit "
+                    f"({self.tokenizer.decode(key)!r}) but this evaluation holds {count}: which references go with "
+                    "which row is unknown. Evaluate all of them, or raise --max_source_length."
+                )
+        taken = Counter()
+        references = []
+        for key in keys:
+            references.append(self.references[key][taken[key]])
+            taken[key] += 1
         token_ids = np.where(prediction.predictions != -100, prediction.predictions, self.tokenizer.pad_token_id)
         texts = [text.strip() for text in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)]
         first = self.metric.compute(predictions=texts, references=[refs[:1] for refs in references])
