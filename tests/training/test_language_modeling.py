@@ -75,7 +75,7 @@ def test_stream_windows_reject_a_text_shorter_than_one_window_per_stream():
 
 def loss_of(model, window, past_key_values=None):
     """Loss and state of `model` reading all but the last token of each row of `window` and predicting the next."""
-    outputs = model(window[:, :-1], past_key_values=past_key_values)
+    outputs = model(window[:, :-1], past_key_values=past_key_values, use_cache=True)
     loss = F.cross_entropy(outputs.logits.flatten(0, 1), window[:, 1:].flatten())
     return loss, outputs.past_key_values
 
