@@ -213,7 +213,10 @@ class MaskedRecurrentStack(RecurrentStack):
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
                  bidirectional: bool):
-        nn.Module.__init__(self)  # not RecurrentStack's: the parameters live in `layers`
+        # Only RecurrentStack's `forward` is reused (it reads the weights through `layer_weights`). Its `__init__` is
+        # skipped: it would register `weight_ih_l{k}`... on this module, while this family's saved folders hold one
+        # one-layer stack per (layer, direction) under `layers` (`layers.{layer}.{direction}.weight_ih_l0`).
+        nn.Module.__init__(self)
         self.cell_type = cell_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -230,7 +233,9 @@ class MaskedRecurrentStack(RecurrentStack):
         )
 
     def reset_parameters(self):
-        # Each (layer, direction) initialises its own parameters, as `nn.GRU` does, once.
+        # A no-op: each one-layer stack in `layers` draws its own parameters (`_init_weights` resets every
+        # RecurrentStack). RecurrentStack's version would draw them all once more (`self.parameters()` includes
+        # `layers`): wasted work, and other initial weights for the same seed.
         pass
 
     def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
