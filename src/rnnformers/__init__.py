@@ -4,10 +4,23 @@ Importing the package registers every model with the `Auto*` classes, and marks 
 copy its code next to the weights, so a saved folder loads with `trust_remote_code=True` where rnnformers is absent.
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
 
 from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
 from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
+from .models.rnn_tagger import (
+    RNNTaggerConfig,
+    RNNTaggerForTokenClassification,
+    RNNTaggerModel,
+    RNNTaggerPreTrainedModel,
+)
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
@@ -22,6 +35,8 @@ for config_class, model_class, auto_model_class in (
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
+    (RNNTaggerConfig, RNNTaggerModel, AutoModel),
+    (RNNTaggerConfig, RNNTaggerForTokenClassification, AutoModelForTokenClassification),
 ):
     AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
     auto_model_class.register(config_class, model_class, exist_ok=True)
@@ -38,6 +53,10 @@ __all__ = [
     "GRUConfig",
     "GRUForSequenceClassification",
     "GRUPreTrainedModel",
+    "RNNTaggerConfig",
+    "RNNTaggerForTokenClassification",
+    "RNNTaggerModel",
+    "RNNTaggerPreTrainedModel",
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
