@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/python scripts/train_char_rnn.py --output_dir outputs/char-rnn-shakespeare --max_steps 600 \
-		--per_device_train_batch_size 128 --learning_rate 3e-3 --eval_strategy no --save_steps 300 \
-		--max_eval_samples 2000 --logging_steps 50 --per_device_eval_batch_size 128
+	$(BIN)/python scripts/train_char_rnn.py --output_dir outputs/char-rnn-shakespeare --overwrite_output_dir \
+		--do_train --do_eval --do_predict --max_steps 600 --per_device_train_batch_size 128 --learning_rate 3e-3 \
+		--save_steps 300 --max_eval_samples 2000 --max_predict_samples 2000 --logging_steps 50 \
+		--per_device_eval_batch_size 128
 	$(BIN)/rnnformers-generate outputs/char-rnn-shakespeare --prompt "To be or not to b" --max_new_tokens 300 \
 		--do_sample --temperature 0.6 --seed 42
 

@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import load_dataset
-from transformers import HfArgumentParser, pipeline
+from transformers import AutoConfig, HfArgumentParser, pipeline
 from transformers.pipelines.pt_utils import KeyDataset
 
 import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
 from rnnformers.metrics import load_metric
+from rnnformers.training.data import check_labels, load_sentiment_splits
+from rnnformers.training.lifecycle import load_pretrained
 
 
 @dataclass
@@ -46,21 +47,17 @@ class EvaluationArguments:
 
 
 def evaluate_classifier(args: EvaluationArguments) -> dict:
-    path = Path(args.file)
-    builder = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}.get(path.suffix)
-    if builder is None or not path.is_file():
-        raise ValueError(f"--file must be an existing .parquet, .csv, .json or .jsonl file, got {args.file!r}.")
-    data = load_dataset(builder, data_files={"test": str(path)}, split="test")
-    missing = {args.text_column, args.label_column} - set(data.column_names)
-    if missing:
-        raise ValueError(f"{path.name} has no column {sorted(missing)}; columns: {data.column_names}.")
-    data = data.filter(lambda text: isinstance(text, str) and text.strip() != "", input_columns=args.text_column)
-    if args.validation_split_percentage is not None:
-        split = data.train_test_split(train_size=1 - args.validation_split_percentage / 100, seed=args.split_seed)
-        data = split["test"]
+    # The same non-empty texts and the same split as train_sentiment.py's.
+    splits = load_sentiment_splits(
+        args.file, text_column=args.text_column, label_column=args.label_column,
+        validation_split_percentage=args.validation_split_percentage or 0, split_seed=args.split_seed,
+    )
+    data = splits["validation" if args.validation_split_percentage else "train"]
     if args.max_samples is not None:
         data = data.select(range(min(args.max_samples, len(data))))
 
+    # A clear error for a model that is not there, before the pipeline's own.
+    load_pretrained(AutoConfig, args.model, "--model", trust_remote_code=args.trust_remote_code)
     classifier = pipeline(
         "text-classification",
         model=args.model,
@@ -71,6 +68,8 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
         **({"max_length": args.max_length} if args.max_length else {}),
     )
     label2id = classifier.model.config.label2id
+    # Labels the model does not know would be scored as plain errors: refuse them, naming the file.
+    check_labels({"file": data}, args.label_column, len(label2id), Path(args.file).name)
     start = time.perf_counter()
     # KeyDataset streams the column through the pipeline, which batches, pads and truncates it.
     predictions = [label2id[p["label"]] for p in classifier(KeyDataset(data, args.text_column))]
@@ -80,10 +79,10 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
                              average="binary" if len(label2id) == 2 else "macro")
     return {
         "model": args.model,
-        "file": str(path),
+        "file": args.file,
         "split": (
             f"validation ({args.validation_split_percentage:g}% held out, seed {args.split_seed})"
-            if args.validation_split_percentage is not None
+            if args.validation_split_percentage
             else "whole file"
         ),
         "samples": len(data),

@@ -7,19 +7,18 @@
 The folder then holds `tokenizer.json` (special tokens `<pad>` = 0 and `<unk>` = 1) and loads with
 `AutoTokenizer.from_pretrained("outputs/imdb-bpe")`, no rnnformers needed; `scripts/train_sentiment.py
 --tokenizer_name outputs/imdb-bpe` trains a classifier with it. By default the tokenizer learns from the same 80% of
-the training split that `train_sentiment.py` trains on (`train_test_split(train_size=0.8, seed=42)`), so it never
-sees a validation text; `--validation_split_percentage 0` uses every text.
+the non-empty texts that `train_sentiment.py` trains on (`rnnformers.training.data.load_sentiment_splits`), so it
+never sees a validation text; `--validation_split_percentage 0` uses every text. A `.txt` file is one text per line.
 """
 
 import logging
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from datasets import load_dataset
 from transformers import HfArgumentParser
 
 from rnnformers.tokenization import train_subword_tokenizer
+from rnnformers.training.data import load_sentiment_splits
 
 
 logger = logging.getLogger(__name__)
@@ -51,27 +50,11 @@ def main(argv: list[str] | None = None):
     (args,) = HfArgumentParser(TokenizerArguments).parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(levelname)s - %(message)s", level=logging.INFO, stream=sys.stdout)
 
-    if args.train_file is not None:
-        path = Path(args.train_file)
-        if not path.is_file():
-            raise ValueError(f"--train_file {args.train_file!r} does not exist.")
-        builder = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text"}.get(
-            path.suffix
-        )
-        if builder is None:
-            raise ValueError(f"--train_file must be .parquet, .csv, .json, .jsonl or .txt, got {path.name!r}.")
-        texts = load_dataset(builder, data_files={"train": str(path)})["train"]
-    else:
-        texts = load_dataset(args.dataset_name, args.dataset_config_name, split="train")
-    if args.text_column not in texts.column_names:
-        raise ValueError(f"no column {args.text_column!r}; columns: {texts.column_names}.")
-    if not 0 <= args.validation_split_percentage < 100:
-        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}.")
-    if args.validation_split_percentage > 0:
-        texts = texts.train_test_split(train_size=1 - args.validation_split_percentage / 100, seed=args.split_seed)[
-            "train"
-        ]
-
+    # The training part train_sentiment.py will train on: the same function decides the split for both.
+    texts = load_sentiment_splits(
+        args.train_file, args.dataset_name, args.dataset_config_name, args.text_column, label_column=None,
+        validation_split_percentage=args.validation_split_percentage, split_seed=args.split_seed,
+    )["train"]
     tokenizer = train_subword_tokenizer(
         texts[args.text_column],
         algorithm=args.algorithm,

@@ -12,9 +12,10 @@ a Hub id; `--trust_remote_code` runs the code saved with the model instead of th
 import argparse
 import sys
 
-from transformers import pipeline
+from transformers import AutoConfig, pipeline
 
 from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
+from rnnformers.training.lifecycle import load_pretrained
 
 
 def main(argv: list[str] | None = None):
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None):
     # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
     # class is used unless --trust_remote_code asks for the folder's copy.
     pipeline_class = None if args.trust_remote_code else RnnTranslationPipeline
+    load_pretrained(AutoConfig, args.model, "model", trust_remote_code=args.trust_remote_code)  # a clear error first
     translator = pipeline(
         "rnn-translation", model=args.model, trust_remote_code=args.trust_remote_code, pipeline_class=pipeline_class
     )

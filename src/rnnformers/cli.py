@@ -48,14 +48,22 @@ def generate_texts(model, tokenizer, prompts: list[str], **generation_kwargs) ->
 
 
 def generate_main(argv: list[str] | None = None) -> None:
-    args = build_generate_parser().parse_args(argv)
+    parser = build_generate_parser()
+    args = parser.parse_args(argv)
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        parser.error(f"--top_p must be in (0, 1], got {args.top_p}.")
+    if args.temperature <= 0:
+        parser.error(f"--temperature must be positive, got {args.temperature}.")
+    if args.top_k is not None and args.top_k < 0:
+        parser.error(f"--top_k must be at least 0, got {args.top_k}.")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
+    from rnnformers.training.lifecycle import load_pretrained
 
     if args.seed is not None:
         set_seed(args.seed)
-    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    tokenizer = load_pretrained(AutoTokenizer, args.model, "model", trust_remote_code=args.trust_remote_code)
+    model = load_pretrained(AutoModelForCausalLM, args.model, "model", trust_remote_code=args.trust_remote_code)
     model.to(args.device).eval()
     generation_kwargs = {
         "max_new_tokens": args.max_new_tokens,

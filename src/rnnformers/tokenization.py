@@ -16,19 +16,26 @@ BOS_TOKEN = "<s>"
 EOS_TOKEN = "</s>"
 
 
-def _batches(texts: Iterable[str] | str, batch_size: int = 1000) -> Iterator[list[str]]:
-    if isinstance(texts, str):
-        texts = [texts]
-    batch = []
-    for text in texts:
-        if not isinstance(text, str):
-            raise ValueError(f"texts must be strings, got {type(text).__name__}.")
-        batch.append(text)
-        if len(batch) == batch_size:
+class _TextBatches:
+    """Batches of `texts` for `train_from_iterator`, checking that each is a string and counting the non-blank ones."""
+
+    def __init__(self, texts: Iterable[str] | str, batch_size: int = 1000):
+        self.texts = [texts] if isinstance(texts, str) else texts
+        self.batch_size = batch_size
+        self.non_blank = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        batch = []
+        for text in self.texts:
+            if not isinstance(text, str):
+                raise ValueError(f"texts must be strings, got {type(text).__name__}.")
+            self.non_blank += bool(text.strip())
+            batch.append(text)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch:
             yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) -> PreTrainedTokenizerFast:
@@ -48,7 +55,7 @@ def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) ->
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
     trainer = trainers.WordLevelTrainer(special_tokens=[PAD_TOKEN, UNK_TOKEN], min_frequency=1, show_progress=False)
-    tokenizer.train_from_iterator(_batches(texts), trainer=trainer)
+    tokenizer.train_from_iterator(_TextBatches(texts), trainer=trainer)
     if tokenizer.get_vocab_size() <= 2:
         raise ValueError("texts hold no characters to build a vocabulary from.")
     return PreTrainedTokenizerFast(
@@ -109,7 +116,10 @@ def train_subword_tokenizer(
         )
     if lowercase:
         tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.train_from_iterator(_batches(texts), trainer=trainer)
+    batches = _TextBatches(texts)
+    tokenizer.train_from_iterator(batches, trainer=trainer)
+    if batches.non_blank == 0:
+        raise ValueError("no text to train the tokenizer on: the texts are missing or all empty.")
     if add_bos_eos:
         tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{BOS_TOKEN} $A {EOS_TOKEN}",

@@ -5,6 +5,7 @@ from a Hub-cache snapshot with rnnformers blocked."""
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel, pipeline
 
 import rnnformers  # noqa: F401  (registers "gru" with the Auto classes: a saved folder then loads without remote code)
 from rnnformers.tokenization import train_subword_tokenizer
+from rnnformers.training.data import load_sentiment_splits
 
 from conftest import ROOT, make_hub_snapshot, run_python_without_rnnformers
 
@@ -68,10 +70,10 @@ def toy_file(tmp_path_factory):
 def trained_folder(toy_file, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run") / "gru-toy"
     run_script(
-        "train_sentiment.py", "--do_train", "--train_file", toy_file, "--output_dir", folder,
+        "train_sentiment.py", "--do_train", "--do_eval", "--train_file", toy_file, "--output_dir", folder,
         "--tokenizer_algorithm", "wordpiece", "--tokenizer_vocab_size", 80, "--max_length", 24,
-        "--embedding_dim", 16, "--hidden_size", 16, "--num_layers", 1, "--bidirectional", "--pooling", "mean_max",
-        "--embedding_dropout", 0.1, "--learning_rate", 1e-2, "--per_device_train_batch_size", 32,
+        "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,bidirectional=true,pooling=mean_max,"
+        "embedding_dropout=0.1", "--learning_rate", 1e-2, "--per_device_train_batch_size", 32,
         "--num_train_epochs", 6, "--eval_strategy", "epoch", "--save_strategy", "epoch", "--save_total_limit", 1,
         "--load_best_model_at_end", "--metric_for_best_model", "accuracy", "--early_stopping_patience", 1,
         "--report_to", "none", "--disable_tqdm", "true", "--seed", 0,
@@ -177,9 +179,9 @@ def test_training_script_reuses_a_pretrained_tokenizer_and_its_embeddings(toy_fi
     bert.save_pretrained(pretrained)
     output = tmp_path / "gru-bert-embeddings"
     run_script(
-        "train_sentiment.py", "--do_train", "--train_file", toy_file, "--output_dir", output,
+        "train_sentiment.py", "--do_train", "--do_eval", "--train_file", toy_file, "--output_dir", output,
         "--pretrained_embeddings", pretrained, "--freeze_embeddings_epochs", 1, "--num_train_epochs", 1,
-        "--max_train_samples", 128, "--max_eval_samples", 64, "--hidden_size", 8, "--num_layers", 1,
+        "--max_train_samples", 128, "--max_eval_samples", 64, "--config_overrides", "hidden_size=8,num_layers=1",
         "--per_device_train_batch_size", 32, "--report_to", "none", "--disable_tqdm", "true",
     )
     config = json.loads((output / "config.json").read_text())
@@ -197,4 +199,73 @@ def test_training_script_scores_a_saved_model_without_training(trained_folder, t
     rescored = json.loads((tmp_path / "validation_results.json").read_text())
     original = json.loads((trained_folder / "validation_results.json").read_text())
     assert rescored["validation_accuracy"] == pytest.approx(original["validation_accuracy"])
-    assert (tmp_path / "model.safetensors").exists() and "--do_eval" in (tmp_path / "README.md").read_text()
+    card = (tmp_path / "README.md").read_text()
+    assert (tmp_path / "model.safetensors").exists() and "Not trained by this run" in card
+    assert "learning rate" not in card and "epochs" not in card  # no hyperparameters that never ran
+    assert "learning rate" in (trained_folder / "README.md").read_text()
+
+    # Scored into its own folder, with another --max_length: the folder's card and tokenizer are left as they were.
+    own = tmp_path / "own"
+    shutil.copytree(trained_folder, own)
+    before = {name: (own / name).read_bytes() for name in ("README.md", "tokenizer.json", "tokenizer_config.json")}
+    run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", own, "--train_file", toy_file,
+               "--output_dir", own, "--max_length", 10, "--report_to", "none", "--disable_tqdm", "true")
+    assert {name: (own / name).read_bytes() for name in before} == before
+    assert AutoTokenizer.from_pretrained(own).model_max_length == 24
+    assert json.loads((own / "validation_results.json").read_text())["validation_samples"] == 200
+
+
+def test_tokenizer_training_and_evaluation_scripts_see_the_same_split(toy_file, trained_folder, tmp_path, capsys):
+    # The split of the file (empty review included) as the package decides it ...
+    splits = load_sentiment_splits(str(toy_file))
+    validation_texts = set(splits["validation"]["text"])
+    # ... is the one train_sentiment.py validated on and evaluate_sentiment.py scores:
+    assert json.loads((trained_folder / "validation_results.json").read_text())["validation_samples"] == len(
+        validation_texts)
+    load_script("evaluate_sentiment.py").main(["--model", str(trained_folder), "--file", str(toy_file),
+                                               "--validation_split_percentage", "20", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["samples"] == len(validation_texts)
+    # ... and train_tokenizer.py learns from its training part only: a word written into every validation review
+    # (the split depends on the row positions alone) never becomes a token, one in every training review does.
+    data = Dataset.from_parquet(str(toy_file))
+    marked = [text + (" xylophonist" if text in validation_texts else " saxophonist" if text else "")
+              for text in data["text"]]
+    marked_file = tmp_path / "marked.parquet"
+    data.remove_columns("text").add_column("text", marked).to_parquet(marked_file)
+    assert len(load_sentiment_splits(str(marked_file))["validation"]) == len(validation_texts)
+    load_script("train_tokenizer.py").main(["--train_file", str(marked_file), "--output_dir", str(tmp_path / "tok"),
+                                            "--algorithm", "wordpiece", "--vocab_size", "400", "--min_frequency", "1",
+                                            "--lowercase"])
+    vocabulary = AutoTokenizer.from_pretrained(tmp_path / "tok").get_vocab()
+    assert "saxophonist" in vocabulary and "xylophonist" not in vocabulary
+
+
+def test_labels_are_checked_over_every_split_before_training(tmp_path):
+    data = toy_reviews(100, seed=5)
+    # A label of a class that --class_names does not name, in one validation review only.
+    validation_texts = load_sentiment_splits_of(data, tmp_path)["validation"]["text"]
+    target = next(text for text in validation_texts if data["text"].count(text) == 1)
+    bad = [3 if text == target else label for text, label in zip(data["text"], data["label"])]
+    path = tmp_path / "bad.parquet"
+    data.remove_columns("label").add_column("label", bad).to_parquet(path)
+    output_dir = tmp_path / "out"
+    with pytest.raises(AssertionError, match=r"bad.parquet \(validation\): labels \[3\] are not class ids"):
+        run_script("train_sentiment.py", "--do_train", "--do_eval", "--train_file", path, "--output_dir", output_dir,
+                   "--tokenizer_vocab_size", 300, "--report_to", "none")
+    assert not (output_dir / "train_results.json").exists() and not list(output_dir.glob("checkpoint-*"))
+
+
+def test_evaluation_script_refuses_labels_the_model_does_not_know_and_missing_models(trained_folder, tmp_path):
+    path = tmp_path / "three_classes.csv"
+    path.write_text("text,label\nA superb film.,1\nAwful.,0\nMeh.,2\n")
+    with pytest.raises(ValueError, match=r"three_classes.csv \(file\): labels \[2\] are not class ids of the 2"):
+        load_script("evaluate_sentiment.py").main(["--model", str(trained_folder), "--file", str(path)])
+    with pytest.raises(ValueError, match="--model '.*/no/such/model': no such folder"):
+        load_script("evaluate_sentiment.py").main(["--model", str(tmp_path / "no" / "such" / "model"), "--file",
+                                                   str(path)])
+
+
+def load_sentiment_splits_of(data: Dataset, tmp_path) -> dict:
+    path = tmp_path / "probe.parquet"
+    data.to_parquet(path)
+    return load_sentiment_splits(str(path))

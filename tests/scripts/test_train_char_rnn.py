@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import Trainer, TrainingArguments, default_data_collator
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
-from rnnformers.data import char_windows, split_text
+from rnnformers.training.data import char_windows, split_text
 from rnnformers.tokenization import build_char_tokenizer
 
 from conftest import ROOT
@@ -58,7 +58,8 @@ def run_script(*args, launcher=(sys.executable,), timeout=600) -> subprocess.Com
 
 
 def tiny_run_args(train_file, output_dir, max_steps):
-    return ["--train_file", train_file, "--output_dir", output_dir, "--hidden_size", 16, "--window_length", 30,
+    return ["--do_train", "--do_eval", "--do_predict", "--train_file", train_file, "--output_dir", output_dir,
+            "--config_overrides", "hidden_size=16", "--window_length", 30,
             "--stride", 7, "--max_steps", max_steps, "--save_steps", 10, "--per_device_train_batch_size", 8,
             "--per_device_eval_batch_size", 32, "--learning_rate", 3e-3, "--logging_steps", 5, "--report_to", "none",
             "--disable_tqdm", "true", "--seed", 7, "--dataloader_num_workers", 0]
@@ -90,12 +91,33 @@ def test_script_trains_evaluates_writes_a_hub_ready_folder_and_resumes_exactly(s
     for name, tensor in first_weights.items():
         torch.testing.assert_close(resumed_weights[name], tensor, msg=name)
 
-    # --eval_only scores a saved folder on the same split: the figures of the training run come back.
+    # --do_eval --do_predict without --do_train score a saved folder on the same split: the figures of the training
+    # run come back, and the new folder's card states no training hyperparameters.
     scored = tmp_path / "scored"
-    run_script(*tiny_run_args(small_corpus, scored, 30), "--model_name_or_path", first, "--eval_only")
+    scoring_args = ["--do_eval", "--do_predict", "--model_name_or_path", first, "--train_file", small_corpus,
+                    "--window_length", 30, "--report_to", "none", "--disable_tqdm", "true"]
+    run_script(*scoring_args, "--output_dir", scored)
     rescored = json.loads((scored / "validation_results.json").read_text())
     assert rescored["validation_loss"] == pytest.approx(validation["validation_loss"], rel=1e-5)
     assert not (scored / "train_results.json").exists()
+    scored_card = (scored / "README.md").read_text()
+    assert "Not trained by this run" in scored_card and "learning rate" not in scored_card
+    assert "learning rate" in card
+
+    # Scoring a folder into itself writes its results files and leaves its card and tokenizer as they were.
+    card_bytes, tokenizer_bytes = (first / "README.md").read_bytes(), (first / "tokenizer.json").read_bytes()
+    (first / "validation_results.json").unlink()
+    run_script(*scoring_args, "--output_dir", first)
+    assert (first / "README.md").read_bytes() == card_bytes
+    assert (first / "tokenizer.json").read_bytes() == tokenizer_bytes
+    assert json.loads((first / "validation_results.json").read_text())["validation_loss"] == pytest.approx(
+        validation["validation_loss"], rel=1e-5)
+
+    # Training again into the finished folder is refused, naming both ways out; --overwrite_output_dir allows it.
+    with pytest.raises(AssertionError, match="--overwrite_output_dir.*--resume_from_checkpoint .*checkpoint-30"):
+        run_script(*tiny_run_args(small_corpus, first, 2))
+    run_script(*tiny_run_args(small_corpus, first, 2), "--overwrite_output_dir", "--save_strategy", "no")
+    assert json.loads((first / "trainer_state.json").read_text())["global_step"] == 2
 
 
 def test_script_runs_under_accelerate_with_two_processes(small_corpus, tmp_path):
@@ -115,8 +137,9 @@ def test_script_runs_under_accelerate_with_two_processes(small_corpus, tmp_path)
 
 def test_script_rejects_a_missing_train_file(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(SCRIPT), "--train_file", tmp_path / "nope.txt", "--output_dir",
-                             tmp_path / "out"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    result = subprocess.run([sys.executable, str(SCRIPT), "--do_train", "--train_file", tmp_path / "nope.txt",
+                             "--output_dir", tmp_path / "out"], capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=300)
     assert result.returncode != 0
     assert "--train_file" in result.stderr and "does not exist" in result.stderr
 
@@ -127,10 +150,11 @@ def test_script_reads_a_dataset_through_load_dataset(shakespeare_text, tmp_path)
     data_dir.mkdir()
     (data_dir / "train.txt").write_text(shakespeare_text[:6_000], encoding="utf-8")
     output_dir = tmp_path / "out"
-    run_script("--dataset_name", data_dir, "--output_dir", output_dir, "--hidden_size", 8, "--window_length", 20,
+    run_script("--do_train", "--do_eval", "--dataset_name", data_dir, "--output_dir", output_dir,
+               "--config_overrides", "hidden_size=8", "--window_length", 20,
                "--stride", 20, "--max_steps", 2, "--report_to", "none", "--disable_tqdm", "true",
                "--per_device_eval_batch_size", 64)
     card = (output_dir / "README.md").read_text()
     assert str(data_dir) in card and "type: perplexity" in card
     with pytest.raises(AssertionError, match="--text_column 'body' is not a column"):
-        run_script("--dataset_name", data_dir, "--text_column", "body", "--output_dir", tmp_path / "bad")
+        run_script("--do_train", "--dataset_name", data_dir, "--text_column", "body", "--output_dir", tmp_path / "bad")

@@ -15,6 +15,8 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, p
 
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.tokenization import train_subword_tokenizer
+from rnnformers.training.data import split_by_source
+from rnnformers.training.translation import PairTokenizer, TranslationScorer
 
 from conftest import ROOT, SHARED_DATA, make_hub_snapshot, run_python_without_rnnformers
 
@@ -106,9 +108,39 @@ def test_pipeline_bad_inputs(translator):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pipe(long_text, max_source_length=64)  # a longer limit keeps the whole source, silently
-    no_specials = train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300)
-    with pytest.raises(ValueError, match="<s>"):
-        pipeline("rnn-translation", model=model, tokenizer=no_specials)("Go.")
+    # A long source is cut by the tokenizer itself, which keeps its <s> … </s>.
+    with pytest.warns(UserWarning, match="cut"):
+        ends = pipe.preprocess(long_text)["input_ids"][0, [0, -1]].tolist()
+    assert ends == [tokenizer.bos_token_id, tokenizer.eos_token_id]
+
+
+def test_pipeline_encodes_sources_as_the_tokenizer_says(translator):
+    # A model trained on sources that are not wrapped in <s> … </s> translates with its own tokenizer.
+    _, model, _ = translator
+    no_specials = train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300,
+                                          model_max_length=5)
+    pipe = pipeline("rnn-translation", model=model, tokenizer=no_specials)
+    ids = no_specials("Go.")["input_ids"]
+    assert pipe.preprocess("Go.")["input_ids"][0].tolist() == ids
+    expected = no_specials.decode(model.generate(torch.tensor([ids]))[0], skip_special_tokens=True).strip()
+    assert pipe("Go.") == [{"translation_text": expected}]
+    with pytest.warns(UserWarning, match="cut"):  # the length warning holds for any tokenizer
+        assert pipe.preprocess("I like soccer, I like soccer.")["input_ids"].shape == (1, 5)
+
+
+def test_pair_tokenizer_cuts_at_the_limits_keeping_special_tokens_and_says_which(translator):
+    _, _, tokenizer = translator
+    batch = {"source": ["Go.", "I like to play soccer with my friends every day."],
+             "target": ["Vete.", "Me gusta jugar al fútbol con mis amigos todos los días."]}
+    features = PairTokenizer(tokenizer, max_source_length=6, max_target_length=5)(batch)
+    assert features["source_cut"] == [False, True] and features["target_cut"] == [False, True]
+    assert features["input_ids"][0] == tokenizer("Go.")["input_ids"]
+    long_source = features["input_ids"][1]
+    assert len(long_source) == 6 and (long_source[0], long_source[-1]) == (tokenizer.bos_token_id,
+                                                                          tokenizer.eos_token_id)
+    eos = tokenizer.eos_token_id
+    assert features["labels"][0] == tokenizer("Vete.", add_special_tokens=False)["input_ids"] + [eos]
+    assert len(features["labels"][1]) == 5 and features["labels"][1][-1] == eos
 
 
 def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
@@ -152,10 +184,9 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
 
 
 def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
-    script = load_script("train_translation")
     sources = [f"sentence {i}" for i in range(100)]
     pairs = Dataset.from_dict({"source": sources + sources[:30], "target": [f"t{i}" for i in range(130)]})
-    splits = script.split_by_source(pairs, 0.1, 0.2, seed=0)
+    splits = split_by_source(pairs, 0.1, 0.2, seed=0)
     validation, test = set(splits["validation"]["source"]), set(splits["test"]["source"])
     train = set(splits["train"]["source"])
     assert (len(validation), len(test), len(train)) == (10, 20, 70)
@@ -167,11 +198,10 @@ def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
 
 def test_scorer_matches_translations_to_their_references_whatever_the_evaluation_order(translator):
     _, _, tokenizer = translator
-    script = load_script("train_translation")
     sources = ["I like soccer.", "Where is the station?", "Go."]
     references = [["Me gusta el fútbol."], ["¿Dónde está la estación?", "¿Dónde queda la estación?"], ["Vete."]]
     source_ids = [tokenizer(text)["input_ids"] for text in sources]
-    scorer = script.TranslationScorer(tokenizer, source_ids, references)
+    scorer = TranslationScorer(tokenizer, source_ids, references)
 
     def padded(rows, value):
         width = max(len(row) for row in rows)
@@ -184,8 +214,9 @@ def test_scorer_matches_translations_to_their_references_whatever_the_evaluation
         predictions=padded(perfect, -100), label_ids=None, inputs=padded([source_ids[i] for i in order], 0)
     )
     scores = scorer(prediction)
-    assert scores["bleu"] == pytest.approx(100) and scores["chrf"] == pytest.approx(100)
-    assert scores["bleu_1ref"] < 100  # the second sentence matches only its second reference
+    assert scores["bleu_all_refs"] == pytest.approx(100) and scores["chrf_all_refs"] == pytest.approx(100)
+    # The headline figures use the first reference only: the second sentence matches only its second reference.
+    assert scores["bleu"] < 100 and scores["chrf"] < 100
 
 
 @pytest.mark.slow
@@ -196,22 +227,45 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     output_dir = tmp_path / "nmt"
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
-         "--output_dir", str(output_dir), "--max_train_samples", "600", "--max_steps", "6", "--vocab_size", "400",
-         "--embedding_dim", "16", "--hidden_size", "16", "--num_layers", "1", "--per_device_train_batch_size", "32",
+         "--output_dir", str(output_dir), "--do_train", "--do_eval", "--do_predict", "--max_train_samples", "600",
+         "--max_steps", "6", "--vocab_size", "400",
+         "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,bidirectional_encoder=true",
+         "--per_device_train_batch_size", "32",
          "--predict_with_generate", "--eval_strategy", "steps", "--eval_steps", "3", "--save_steps", "3",
-         "--max_eval_samples", "20", "--max_test_samples", "20", "--validation_split_percentage", "2",
-         "--test_split_percentage", "2", "--test_num_beams", "2", "--load_best_model_at_end",
-         "--metric_for_best_model", "bleu", "--max_target_length", "12", "--report_to", "none",
+         "--max_eval_samples", "20", "--max_predict_samples", "20", "--validation_split_percentage", "2",
+         "--test_split_percentage", "2", "--num_beams", "2", "--load_best_model_at_end",
+         "--metric_for_best_model", "bleu", "--max_source_length", "8", "--max_target_length", "12",
+         "--report_to", "none",
          "--train_sampling_strategy", "group_by_length",
          "--disable_tqdm", "true", "--dataloader_pin_memory", "false"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     test_results = json.loads((output_dir / "test_results.json").read_text())
-    for key in ("test_bleu", "test_chrf", "test_bleu_1ref"):
+    assert test_results["test_samples"] == 20
+    for key in ("test_bleu", "test_chrf", "test_bleu_all_refs", "test_chrf_all_refs"):
         assert 0 <= test_results[key] <= 100
+    assert json.loads((output_dir / "validation_results.json").read_text())["validation_samples"] == 20
     card = (output_dir / "README.md").read_text()
-    assert "test chrF" in card and "pipeline_tag: translation" in card
+    assert "pipeline_tag: translation" in card
+    for row in ("| test BLEU |", "| test chrF |", "| test BLEU (all references) |", "| test chrF (all references) |"):
+        assert row in card, row
+    # Sources longer than --max_source_length 8 are counted and reported, not silently cut.
+    train_results = json.loads((output_dir / "train_results.json").read_text())
+    assert train_results["train_sources_cut"] > 0
+    assert "longer than --max_source_length 8 tokens" in result.stdout + result.stderr
+    assert f"{train_results['train_sources_cut']:,} / {train_results['train_targets_cut']:,} training pairs" in card
     model = AutoModelForSeq2SeqLM.from_pretrained(output_dir)
     tokenizer = AutoTokenizer.from_pretrained(output_dir)
     assert model.generation_config.max_length == 13 and len(tokenizer) == model.config.vocab_size
+    assert model.config.bidirectional_encoder and model.config.hidden_size == 16
+
+    # Continuing from a checkpoint with a tokenizer of another vocabulary is refused before any training.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
+         "--output_dir", str(output_dir), "--do_train", "--max_train_samples", "600", "--max_steps", "9",
+         "--vocab_size", "300", "--resume_from_checkpoint", str(output_dir / "checkpoint-6"), "--report_to", "none"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode != 0
+    assert "differs from the one saved with --resume_from_checkpoint" in result.stderr

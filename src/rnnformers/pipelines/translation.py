@@ -1,8 +1,8 @@
 """The `"rnn-translation"` pipeline: text in, `[{"translation_text": ...}]` out, through the model's `generate()`.
 
 transformers 5 removed its `"translation"` task (asking for it raises before any custom registry is consulted), so
-rnnformers registers this pipeline under its own name. It works with any sequence-to-sequence model whose tokenizer
-wraps texts in `<s> … </s>`, such as [`Seq2SeqGRUAttention`].
+rnnformers registers this pipeline under its own name. It works with any sequence-to-sequence model, such as
+[`Seq2SeqGRUAttention`], and encodes sources as its tokenizer says (ours wraps them in `<s> … </s>`).
 
 This file imports only transformers: `save_pretrained` on the pipeline copies it next to the weights and lists it in
 the config's `custom_pipelines`, so `pipeline("rnn-translation", model=<hub id>, trust_remote_code=True)` works where
@@ -29,9 +29,10 @@ class RnnTranslationPipeline(Pipeline):
 
     Call arguments:
         texts (`str` or `list[str]`): source texts. An empty (or blank) text raises a `ValueError`.
-        max_source_length (`int`, *optional*): source tokens kept, `<s>` and `</s>` included (default: the
-            tokenizer's `model_max_length`, when it is set). A longer source is cut, keeping its `</s>`, with a
-            warning: the model has no length limit, but it was trained on sources up to that length.
+        max_source_length (`int`, *optional*): source tokens kept, special tokens included (default: the
+            tokenizer's `model_max_length`, when it is set). A longer source is cut by the tokenizer (which keeps its
+            special tokens), with a warning: the model has no length limit, but it was trained on sources up to that
+            length.
         **generate_kwargs: passed to `generate()` (`num_beams`, `max_new_tokens`, `do_sample`,
             `num_return_sequences`, ...); those given when building the pipeline apply to every call.
 
@@ -71,23 +72,19 @@ class RnnTranslationPipeline(Pipeline):
             raise ValueError(f"the pipeline translates strings, got {type(text).__name__}.")
         if not text.strip():
             raise ValueError("cannot translate an empty text.")
-        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
-        if bos is None or eos is None:
-            raise ValueError(
-                "the tokenizer has no <s>/</s> tokens: the model reads sources as `<s> … </s>` (train the tokenizer "
-                "with rnnformers.tokenization.train_subword_tokenizer(..., add_bos_eos=True))."
-            )
-        input_ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
-        if input_ids[0] != bos or input_ids[-1] != eos:
-            raise ValueError("the tokenizer does not wrap texts in <s> … </s>, which the model expects.")
+        # Encoded as the tokenizer says (ours wraps texts in `<s> … </s>`; a model trained on unwrapped sources has a
+        # tokenizer that does not), as transformers' own pipelines do.
+        encoding = self.tokenizer(text)
         limit = self._source_limit(max_source_length)
-        if limit is not None and len(input_ids) > limit:
+        if limit is not None and len(encoding["input_ids"]) > limit:
             warnings.warn(
-                f"the source has {len(input_ids)} tokens, more than the {limit} the model was trained on "
-                "(max_source_length / the tokenizer's model_max_length): it is cut there, keeping its </s>.",
+                f"the source has {len(encoding['input_ids'])} tokens, more than the {limit} the model was trained on "
+                "(max_source_length / the tokenizer's model_max_length): the tokenizer cuts it there, keeping its "
+                "special tokens.",
                 stacklevel=2,
             )
-            input_ids = input_ids[: limit - 1] + [eos]
+            encoding = self.tokenizer(text, truncation=True, max_length=limit)
+        input_ids = encoding["input_ids"]
         return self.tokenizer.pad({"input_ids": [input_ids]}, return_tensors="pt")
 
     def _forward(self, model_inputs, **generate_kwargs):

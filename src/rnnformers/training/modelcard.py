@@ -1,9 +1,9 @@
-"""Model cards (README.md with YAML metadata) for saved rnnformers folders, and pushing those folders to the Hub."""
+"""Model cards (README.md with YAML metadata) for the folders the training scripts save."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 
 TEMPLATE = """---
@@ -104,24 +104,12 @@ def write_model_card(output_dir: str | Path, info: CardInfo) -> ModelCard:
     return card
 
 
-def push_output_dir_to_hub(trainer, commit_message: str = "End of training"):
-    """Uploads the trainer's output folder (model, code, tokenizer and *our* model card) to `args.hub_model_id`.
-
-    `Trainer.push_to_hub` would first overwrite README.md with its generic card; this keeps the card written by
-    `write_model_card`. Checkpoint folders are left out. Call it on every process: only the main one uploads.
-    """
-    if not trainer.is_world_process_zero():
-        return None
-    if trainer.hub_model_id is None:
-        trainer.init_hf_repo()
-    return HfApi().upload_folder(
-        repo_id=trainer.hub_model_id,
-        folder_path=trainer.args.output_dir,
-        commit_message=commit_message,
-        token=trainer.args.hub_token,
-        revision=trainer.args.hub_revision,
-        ignore_patterns=["_*", "checkpoint-*", "checkpoint-*/**"],
+def not_trained_text(script: str, model_name_or_path: str) -> str:
+    """The card's "Training" section for a run that only scored a saved model: it states no hyperparameters."""
+    return (
+        f"Not trained by this run: `{script}` scored the saved model `{model_name_or_path}`. How that model was "
+        "trained is recorded with it (its own card and `trainer_state.json`)."
     )
 
 
-__all__ = ["CardInfo", "CardMetric", "push_output_dir_to_hub", "write_model_card"]
+__all__ = ["CardInfo", "CardMetric", "not_trained_text", "write_model_card"]

@@ -1,0 +1,243 @@
+"""Data loading and splits for every task, shared by the scripts, their tests and the benchmarks.
+
+One function per task decides which rows go where, so that the tokenizer, training and evaluation scripts of a task
+all see the same split:
+
+- char-RNN: `load_text` → `split_text` (contiguous parts) → `char_windows`;
+- sentiment: `load_sentiment_splits` (empty texts dropped first, then `train_test_split(seed)`);
+- translation: `load_pairs` → `split_by_source` (all translations of a sentence in one part).
+"""
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+
+
+# Bundled corpora, relative to the repository root (the scripts' working directory).
+BUNDLED_SHAKESPEARE = "../shared/data/tinyshakespeare/input.txt"
+BUNDLED_SPA_ENG = "../shared/data/spa-eng/spa-eng.tsv"
+
+FILE_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text"}
+
+
+def check_data_file(path: str, argument: str, suffixes: tuple[str, ...] | None = tuple(FILE_BUILDERS)) -> Path:
+    """`path` as a `Path`, or a `ValueError` naming `argument` if it is missing, empty or not one of `suffixes` (None:
+    any)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{argument} {path!r} does not exist.")
+    if suffixes is not None and file.suffix not in suffixes:
+        raise ValueError(f"{argument} must be one of {', '.join(suffixes)}, got {file.name!r}.")
+    if file.stat().st_size == 0:
+        raise ValueError(f"{argument} {path!r} is empty.")
+    return file
+
+
+def load_data_file(path: str, argument: str, suffixes=tuple(FILE_BUILDERS)) -> DatasetDict:
+    """A parquet / csv / json / jsonl / txt file loaded through `datasets` as one "train" split."""
+    file = check_data_file(path, argument, suffixes)
+    return load_dataset(FILE_BUILDERS[file.suffix], data_files={"train": str(file)})
+
+
+# char-RNN ------------------------------------------------------------------------------------------------------------
+
+
+def load_text(train_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None,
+              text_column: str = "text") -> str:
+    """The whole corpus as one string, loaded through `datasets`: a Hub dataset's `text_column` joined with newlines,
+    or a text file (default: the bundled Tiny Shakespeare)."""
+    if dataset_name is not None:
+        raw = load_dataset(dataset_name, dataset_config_name)
+        parts = []
+        for split in raw.values():
+            if text_column not in split.column_names:
+                raise ValueError(
+                    f"--text_column {text_column!r} is not a column of {dataset_name} (columns: {split.column_names})."
+                )
+            parts.extend(split[text_column])
+        text = "\n".join(parts)
+    else:
+        file = check_data_file(train_file or BUNDLED_SHAKESPEARE, "--train_file", suffixes=None)
+        text = "".join(load_dataset("text", data_files={"train": str(file)}, sample_by="document")["train"]["text"])
+    if not text.strip():
+        raise ValueError(f"{dataset_name or train_file or BUNDLED_SHAKESPEARE} holds no text.")
+    return text
+
+
+def split_text(text: str, validation_fraction: float = 0.05, test_fraction: float = 0.05) -> dict[str, str]:
+    """Cuts one long text into contiguous train / validation / test parts (the chapter: 90% / 5% / 5%).
+
+    Contiguous parts, not shuffled windows, so no validation character was seen in a training window.
+    """
+    for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ValueError(f"`{name}` must be in [0, 1), got {value}.")
+    if validation_fraction + test_fraction >= 1:
+        raise ValueError("`validation_fraction` + `test_fraction` must leave some text for training.")
+    train_end = round(len(text) * (1 - validation_fraction - test_fraction))
+    validation_end = round(len(text) * (1 - test_fraction))
+    parts = {"train": text[:train_end], "validation": text[train_end:validation_end], "test": text[validation_end:]}
+    return {name: part for name, part in parts.items() if part}
+
+
+def char_windows(token_ids: list[int] | np.ndarray, window_length: int, stride: int) -> Dataset:
+    """Every `stride`-th window of `window_length + 1` tokens, as a `Dataset` with `input_ids` and `labels`.
+
+    A row holds `window_length + 1` tokens because the model shifts `labels` inside: it reads the first
+    `window_length` tokens and predicts the `window_length` next ones, the chapter's (window, target) pair.
+    """
+    if window_length < 1:
+        raise ValueError(f"`window_length` must be at least 1, got {window_length}.")
+    if stride < 1:
+        raise ValueError(f"`stride` must be at least 1, got {stride}.")
+    ids = np.asarray(token_ids, dtype=np.int32)
+    if len(ids) < window_length + 1:
+        raise ValueError(f"the text has {len(ids)} tokens, fewer than one window of {window_length + 1}.")
+    windows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(ids, window_length + 1)[::stride])
+    # Straight to an Arrow fixed-size-list column (seconds for the million windows of the chapter's stride of 1,
+    # where `Dataset.from_dict` would go through Python lists); `labels` shares the buffer of `input_ids`.
+    column = pa.FixedSizeListArray.from_arrays(pa.array(windows.ravel()), window_length + 1)
+    return Dataset(pa.table({"input_ids": column, "labels": column}))
+
+
+# Sentiment -----------------------------------------------------------------------------------------------------------
+
+
+def load_sentiment_splits(
+    train_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    validation_split_percentage: float = 20.0,
+    split_seed: int = 42,
+) -> DatasetDict:
+    """Train / validation (and test, when the dataset has one) splits of labelled texts, through `datasets`.
+
+    Empty texts are dropped first (they have no token to read), then the training split is cut with
+    `train_test_split(train_size=1 - validation_split_percentage / 100, seed=split_seed)`, as in the chapter (80/20,
+    seed 42).
+    `train_tokenizer.py`, `train_sentiment.py` and `evaluate_sentiment.py` all call this, so they agree on which text
+    is a validation text. `label_column=None` loads texts alone (a tokenizer needs no labels); a `.txt` file is one
+    text per line. `validation_split_percentage=0` keeps every text for training.
+    """
+    if not 0 <= validation_split_percentage < 100:
+        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {validation_split_percentage}.")
+    if train_file is not None:
+        raw = load_data_file(train_file, "--train_file")
+        source = Path(train_file).name
+    else:
+        raw = load_dataset(dataset_name, dataset_config_name)
+        source = dataset_name
+    columns = [text_column] + ([label_column] if label_column else [])
+    for name, split in raw.items():
+        missing = set(columns) - set(split.column_names)
+        if missing:
+            raise ValueError(f"{source} ({name}) has no column {sorted(missing)}; columns: {split.column_names}.")
+    raw = raw.select_columns(columns)
+    raw = raw.filter(lambda text: isinstance(text, str) and text.strip() != "", input_columns=text_column)
+    if len(raw["train"]) == 0:
+        raise ValueError(f"{source} holds no non-empty text in column {text_column!r}.")
+
+    splits = DatasetDict(train=raw["train"])
+    if validation_split_percentage > 0:
+        split = raw["train"].train_test_split(train_size=1 - validation_split_percentage / 100, seed=split_seed)
+        splits = DatasetDict(train=split["train"], validation=split["test"])
+    if "test" in raw:
+        splits["test"] = raw["test"]
+    return splits
+
+
+def check_labels(splits: DatasetDict, label_column: str, num_labels: int, source: str) -> None:
+    """Every label of every split is an integer class id in `[0, num_labels)`; checked before any training, so that a
+    bad label in the validation part is not found after hours of training (or, worse, scored)."""
+    for name, split in splits.items():
+        feature = split.features[label_column]
+        dtype = getattr(feature, "dtype", None)
+        if not isinstance(feature, ClassLabel) and dtype not in ("int8", "int16", "int32", "int64", "uint8"):
+            raise ValueError(
+                f"{source} ({name}): the labels of column {label_column!r} must be integer class ids, got {dtype} "
+                "values (text, or empty cells read as NaN?)."
+            )
+        labels = np.asarray(split[label_column])
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_labels):
+            bad = sorted({int(label) for label in labels if not 0 <= label < num_labels})
+            raise ValueError(
+                f"{source} ({name}): labels {bad[:10]} are not class ids of the {num_labels} classes "
+                f"(0 to {num_labels - 1})."
+            )
+
+
+# Translation ---------------------------------------------------------------------------------------------------------
+
+
+def load_pairs(train_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None,
+               dataset_split: str = "train", source_column: str = "en", target_column: str = "es") -> Dataset:
+    """All (source, target) pairs with both sides non-empty, through `datasets`, as columns `source` and `target`:
+    a Hub dataset's split, or a TSV of source TAB target lines (default: the bundled English–Spanish pairs)."""
+    if dataset_name is not None:
+        raw = load_dataset(dataset_name, dataset_config_name, split=dataset_split)
+    else:
+        file = check_data_file(train_file or BUNDLED_SPA_ENG, "--train_file", suffixes=(".tsv", ".txt"))
+        # Tatoeba text holds quotes: read the TSV literally, without CSV quoting rules.
+        raw = load_dataset("csv", data_files={"train": str(file)}, split="train", delimiter="\t",
+                           column_names=[source_column, target_column], quoting=csv.QUOTE_NONE, usecols=[0, 1])
+    for column in (source_column, target_column):
+        if column not in raw.column_names:
+            raise ValueError(f"column {column!r} not in the data (columns: {raw.column_names}).")
+    raw = raw.select_columns([source_column, target_column])
+    raw = raw.rename_columns({source_column: "source", target_column: "target"})
+    return raw.filter(lambda row: all(row[column] and row[column].strip() for column in ("source", "target")))
+
+
+def split_by_source(pairs: Dataset, validation_fraction: float, test_fraction: float, seed: int) -> dict[str, Dataset]:
+    """Train pairs, and validation/test *sources* with all their translations as `references`.
+
+    The distinct source sentences are shuffled with `seed` and cut into train / validation / test, so a source and all
+    its translations fall in one part. Validation and test rows hold `source`, `target` (the first translation, for
+    the loss and the single-reference scores) and `references` (every translation in the data).
+    """
+    if not (0 <= validation_fraction < 1 and 0 <= test_fraction < 1 and validation_fraction + test_fraction < 1):
+        raise ValueError("validation and test percentages must be in [0, 100) and leave pairs for training.")
+    translations = defaultdict(list)
+    for source, target in zip(pairs["source"], pairs["target"]):
+        translations[source].append(target)
+    sources = np.array(sorted(translations))
+    np.random.default_rng(seed).shuffle(sources)
+    num_validation = round(len(sources) * validation_fraction)
+    num_test = round(len(sources) * test_fraction)
+    parts = {
+        "validation": sources[:num_validation],
+        "test": sources[num_validation : num_validation + num_test],
+        "train": sources[num_validation + num_test :],
+    }
+    train_sources = set(parts["train"].tolist())
+    splits = {"train": pairs.filter(lambda row: row["source"] in train_sources)}
+    for name in ("validation", "test"):
+        if len(parts[name]):
+            rows = parts[name].tolist()
+            splits[name] = Dataset.from_dict({
+                "source": rows,
+                "target": [translations[s][0] for s in rows],
+                "references": [translations[s] for s in rows],
+            })
+    return splits
+
+
+__all__ = [
+    "BUNDLED_SHAKESPEARE",
+    "BUNDLED_SPA_ENG",
+    "char_windows",
+    "check_data_file",
+    "check_labels",
+    "load_data_file",
+    "load_pairs",
+    "load_sentiment_splits",
+    "load_text",
+    "split_by_source",
+    "split_text",
+]

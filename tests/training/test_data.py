@@ -1,0 +1,64 @@
+"""Data loading and splits shared by the scripts (rnnformers.training.data), and their errors for bad input."""
+
+import math
+
+import pytest
+from datasets import Dataset
+
+from rnnformers.tokenization import build_char_tokenizer, train_subword_tokenizer
+from rnnformers.training.data import check_labels, load_pairs, load_sentiment_splits, load_text
+
+
+def write(tmp_path, name, rows):
+    path = tmp_path / name
+    Dataset.from_dict(rows).to_parquet(path) if name.endswith(".parquet") else path.write_text(rows)
+    return path
+
+
+def test_sentiment_split_drops_empty_texts_before_splitting(tmp_path):
+    texts = [f"review number {i}" for i in range(50)]
+    with_empty = texts[:10] + ["", "   "] + texts[10:]
+    clean = load_sentiment_splits(str(write(tmp_path, "clean.parquet", {"text": texts, "label": [0, 1] * 25})))
+    labels = [i % 2 for i in range(50)]
+    dirty = load_sentiment_splits(str(write(tmp_path, "dirty.parquet",
+                                            {"text": with_empty, "label": labels[:10] + [0, 1] + labels[10:]})))
+    # The empty rows change nothing: the same texts land in the same parts.
+    assert dirty["validation"]["text"] == clean["validation"]["text"] and len(clean["validation"]) == 10
+    assert dirty["train"]["text"] == clean["train"]["text"]
+    assert list(load_sentiment_splits(str(tmp_path / "clean.parquet"), validation_split_percentage=0)) == ["train"]
+
+
+def test_bad_labels_are_named_with_their_split(tmp_path):
+    splits = load_sentiment_splits(str(write(tmp_path, "l.parquet", {"text": ["a", "b", "c"], "label": ["x", "y", "x"]})),
+                                   validation_split_percentage=0)
+    with pytest.raises(ValueError, match=r"l.parquet \(train\): the labels of column 'label' must be integer class "
+                                         r"ids, got string"):
+        check_labels(splits, "label", 2, "l.parquet")
+    nan = load_sentiment_splits(str(write(tmp_path, "n.parquet", {"text": ["a", "b"], "label": [1.0, math.nan]})),
+                                validation_split_percentage=0)
+    with pytest.raises(ValueError, match="got float64 values"):
+        check_labels(nan, "label", 2, "n.parquet")
+    out_of_range = load_sentiment_splits(str(write(tmp_path, "o.parquet", {"text": ["a", "b"], "label": [0, 2]})),
+                                         validation_split_percentage=0)
+    with pytest.raises(ValueError, match=r"labels \[2\] are not class ids of the 2 classes"):
+        check_labels(out_of_range, "label", 2, "o.parquet")
+    check_labels(out_of_range, "label", 3, "o.parquet")
+
+
+def test_empty_or_missing_files_and_texts_give_clear_errors(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match="--train_file '.*empty.txt' is empty"):
+        load_sentiment_splits(str(tmp_path / "empty.txt"), label_column=None)
+    with pytest.raises(ValueError, match="--train_file '.*empty.txt' is empty"):
+        load_text(str(tmp_path / "empty.txt"))
+    with pytest.raises(ValueError, match="--train_file '.*nope.tsv' does not exist"):
+        load_pairs(str(tmp_path / "nope.tsv"))
+    blank = write(tmp_path, "blank.parquet", {"text": ["", "  "], "label": [0, 1]})
+    with pytest.raises(ValueError, match="holds no non-empty text in column 'text'"):
+        load_sentiment_splits(str(blank))
+    with pytest.raises(ValueError, match="no text to train the tokenizer on"):
+        train_subword_tokenizer([])
+    with pytest.raises(ValueError, match="no text to train the tokenizer on"):
+        train_subword_tokenizer(["", "   "], algorithm="wordpiece")
+    with pytest.raises(ValueError, match="no characters"):
+        build_char_tokenizer("")
