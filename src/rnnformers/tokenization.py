@@ -158,7 +158,7 @@ def train_word_piece_tokenizer_for_words(
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False
     )
-    tokenizer.train_from_iterator(_batches(words), trainer=trainer)
+    tokenizer.train_from_iterator(_TextBatches(words), trainer=trainer)
     if tokenizer.get_vocab_size() <= 2:
         raise ValueError("words hold no text to build a vocabulary from.")
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD_TOKEN, unk_token=UNK_TOKEN)

@@ -12,7 +12,8 @@ import sys
 import pytest
 from transformers import TrainingArguments, pipeline
 
-import rnnformers  # noqa: F401  (registers "rnn_tagger": the saved folder then loads without remote code)
+from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
+from rnnformers.training.lifecycle import parse_config_overrides
 
 from conftest import ROOT
 
@@ -131,34 +132,28 @@ def load_script():
 
 
 @pytest.mark.parametrize(
-    "model, data, training, message",
+    "training, message",
     [
-        ({}, {}, {"do_eval": True}, "--do_eval needs --validation_file"),
-        ({}, {}, {"do_train": True}, "--do_train needs --train_file"),
-        ({}, {}, {"do_predict": True}, "--do_predict needs --test_file"),
-        ({}, {}, {}, "nothing to do"),
-        ({}, {"validation_file": "x.conllu"}, {"do_eval": True}, "need a trained --model_name_or_path"),
-        ({}, {"train_file": "x.conllu"}, {"do_train": True, "eval_strategy": "epoch"}, "needs --validation_file"),
+        ({"do_eval": True}, "--do_eval needs --validation_file"),
+        ({"do_train": True}, "--do_train needs --train_file"),
+        ({"do_predict": True}, "--do_predict needs --test_file"),
     ],
 )
-def test_script_flag_conflicts(model, data, training, message, tmp_path):
+def test_script_checks_that_each_step_has_its_file(training, message, tmp_path):
     script = load_script()
     with pytest.raises(ValueError, match=message):
-        script.check_flags(script.ModelArguments(**model), script.DataTrainingArguments(**data),
-                           TrainingArguments(output_dir=str(tmp_path), use_cpu=True, **training))
+        script.check_files(script.DataArguments(), script.TrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                           **training))
 
 
-def test_script_config_overrides():
+def test_script_config_overrides_of_the_tagger_config():
     script = load_script()
-    assert script.parse_config_overrides("hidden_size=64,use_crf=true,dropout=0.5,cell_type=gru") == {
-        "hidden_size": 64, "use_crf": True, "dropout": 0.5, "cell_type": "gru"
-    }
-    with pytest.raises(ValueError, match="builds a new model"):
+    with pytest.raises(ValueError, match="--config_overrides"):
         script.ModelArguments(model_name_or_path="some/model", config_overrides="use_crf=true")
-    with pytest.raises(ValueError, match="not `field=value`"):
-        script.parse_config_overrides("hiden_size=3")
-    with pytest.raises(ValueError, match="true or false"):
-        script.parse_config_overrides("use_crf=yes")
+    overrides = parse_config_overrides(RNNTaggerConfig, "hidden_size=64,use_crf=true,cell_type=gru,token_dropout=0.1")
+    assert overrides == {"hidden_size": 64, "use_crf": True, "cell_type": "gru", "token_dropout": 0.1}
+    with pytest.raises(ValueError, match="RNNTaggerConfig has no field 'hiden_size'"):
+        parse_config_overrides(RNNTaggerConfig, "hiden_size=3")
 
 
 @pytest.mark.slow
