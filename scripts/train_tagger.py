@@ -128,6 +128,9 @@ def main():
         vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
         **label_kwargs,
     )
+    if model.config.char_features and not model_args.model_name_or_path:
+        # The character features read each token's string; a saved model keeps them in its weights.
+        model.base_model.set_token_strings(tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size))))
     for split, dataset in raw.items():
         check_labels(dataset, model.config.label2id, files[split])
     entity_scores = is_bio_scheme(model.config.label2id)

@@ -82,7 +82,7 @@ def trained_folder(toy_files, tmp_path_factory):
         "--do_train", "--do_eval", "--do_predict",
         "--train_file", toy_files / "train.conllu", "--validation_file", toy_files / "dev.conllu",
         "--test_file", toy_files / "test.conllu", "--label_column", "misc:NER",
-        "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,use_crf=true,dropout=0.0,"
+        "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,use_crf=true,char_features=8,dropout=0.0,"
         "embedding_dropout=0.0", "--tokenizer_vocab_size", 60,
         "--output_dir", output, "--eval_strategy", "epoch", "--save_strategy", "no", *COMMON,
     )

@@ -75,6 +75,27 @@ def test_hidden_states_per_layer_and_the_base_model(tmp_path):
                                base_out.last_hidden_state)
 
 
+def test_character_features_are_exact_under_padding_and_saved_with_the_weights(tmp_path):
+    model = tiny_tagger(char_features=5, max_token_chars=6)
+    strings = ["<pad>", "<unk>"] + [f"w{i}" if i % 2 else f"##Ab{i}" for i in range(2, 30)]
+    model.base_model.set_token_strings(strings)
+    assert model.base_model.char_encoder.token_chars[3].tolist()[:3] == [1 + ord("w"), 1 + ord("3"), 0]
+    ids, mask = torch.tensor([[0, 0, 5, 6, 7], [8, 9, 10, 11, 12]]), torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    logits = model(ids, attention_mask=mask).logits
+    torch.testing.assert_close(logits[0, 2:], model(ids[:1, 2:]).logits[0], rtol=1e-5, atol=1e-5)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded.base_model.char_encoder.token_chars, model.base_model.char_encoder.token_chars)
+    torch.testing.assert_close(reloaded(ids, attention_mask=mask).logits, logits)
+    # Characters change the logits: the same ids with other strings give other scores.
+    model.base_model.set_token_strings(strings[:2] + [s.upper() + "x" for s in strings[2:]])
+    assert not torch.allclose(model(ids, attention_mask=mask).logits, logits)
+    with pytest.raises(ValueError, match="token strings"):
+        model.base_model.set_token_strings(strings[:5])
+    with pytest.raises(ValueError, match="no character features"):
+        tiny_tagger().base_model.set_token_strings(strings)
+
+
 def test_non_crf_loss_is_the_cross_entropy_of_the_labelled_tokens():
     model = tiny_tagger()
     ids = torch.tensor([[4, 5, 6, 7]])

@@ -27,6 +27,15 @@ class RNNTaggerConfig(PretrainedConfig):
             Dropout between recurrent layers and before the classifier, in `[0, 1)`.
         embedding_dropout (`float`, defaults to 0.33):
             Dropout on the token embeddings, in `[0, 1)`.
+        char_features (`int`, defaults to 0):
+            Size of a character-level representation of each token, concatenated to its embedding (0: none). A
+            convolution over the token's characters (its vocabulary string, hashed into `char_buckets` ids) with
+            max-pooling, as taggers do for rare and unknown words; the characters of every vocabulary entry are kept
+            in the model (`RNNTaggerModel.set_token_strings`).
+        char_buckets (`int`, defaults to 512):
+            Number of character ids (characters are hashed into them by code point).
+        max_token_chars (`int`, defaults to 16):
+            Characters of a token string read by `char_features` (longer strings are cut).
         token_dropout (`float`, defaults to 0.0):
             While training, the probability of replacing a real token by `unk_token_id` ("word dropout"), which
             teaches the model to tag words it has never seen from their context; in `[0, 1)`. Needs `unk_token_id`.
@@ -67,6 +76,9 @@ class RNNTaggerConfig(PretrainedConfig):
     bidirectional: bool = True
     dropout: float = 0.33
     embedding_dropout: float = 0.33
+    char_features: int = 0
+    char_buckets: int = 512
+    max_token_chars: int = 16
     token_dropout: float = 0.0
     initializer_range: float = 0.1
     use_crf: bool = False
@@ -74,10 +86,12 @@ class RNNTaggerConfig(PretrainedConfig):
     unk_token_id: int | None = 1
 
     def __post_init__(self, **kwargs):
-        for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
+        for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "char_buckets", "max_token_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if isinstance(self.char_features, bool) or not isinstance(self.char_features, int) or self.char_features < 0:
+            raise ValueError(f"`char_features` must be a non-negative integer, got {self.char_features!r}.")
         for name in ("dropout", "embedding_dropout", "token_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:

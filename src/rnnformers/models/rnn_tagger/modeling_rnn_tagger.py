@@ -173,7 +173,8 @@ class LinearChainCRF(nn.Module):
         )
 
     def _viterbi(self, emissions: torch.Tensor, step_mask: torch.Tensor):
-        """Max-product forward pass: best prefix scores [batch, time, labels] and back-pointers [batch, time-1, labels]."""
+        """Max-product forward pass: the best prefix scores [batch, time, labels], and for each step t >= 1 the best
+        previous label of each label, [batch, labels] (a list of time - 1 back-pointers)."""
         best_prefix = [self.start_transitions + emissions[:, 0]]
         backpointers = []
         for t in range(1, emissions.shape[1]):
@@ -216,6 +217,41 @@ class LinearChainCRF(nn.Module):
             label = torch.where(last == t, best_last, label)
             paths[:, t] = torch.where(t <= last, label, 0)
         return paths
+
+
+class TokenCharacterEncoder(nn.Module):
+    """A character-level representation of every vocabulary token: a convolution over the characters of the token's
+    string (kept in the `token_chars` buffer, one row of hashed character ids per token id) and a max over positions.
+
+    Rare and unknown words share prefixes, suffixes, capitals and digits with known ones; their characters say so even
+    when their embeddings are barely trained. Only the distinct ids of a batch are encoded.
+    """
+
+    def __init__(self, vocab_size: int, char_buckets: int, max_token_chars: int, features: int):
+        super().__init__()
+        self.char_buckets = char_buckets
+        self.embed_chars = nn.Embedding(char_buckets, 32, padding_idx=0)
+        self.convolution = nn.Conv1d(32, features, kernel_size=3, padding=1)
+        # Hashed character ids of each token's string, 0 after its end; saved with the weights.
+        self.register_buffer("token_chars", torch.zeros(vocab_size, max_token_chars, dtype=torch.long))
+
+    @torch.no_grad()
+    def set_token_strings(self, strings: list[str]):
+        """Fills `token_chars` from the vocabulary: `strings[i]` is the string of token id i."""
+        if len(strings) != self.token_chars.shape[0]:
+            raise ValueError(f"expected {self.token_chars.shape[0]} token strings (`vocab_size`), got {len(strings)}.")
+        self.token_chars.zero_()
+        for token_id, string in enumerate(strings):
+            codes = [1 + ord(char) % (self.char_buckets - 1) for char in string[: self.token_chars.shape[1]]]
+            self.token_chars[token_id, : len(codes)] = torch.tensor(codes, dtype=torch.long)
+
+    def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        """[batch, time] ids → [batch, time, features]."""
+        unique_ids, inverse = torch.unique(input_ids, return_inverse=True)
+        chars = self.token_chars[unique_ids]  # [distinct, max_token_chars]
+        features = self.convolution(self.embed_chars(chars).transpose(1, 2)).transpose(1, 2)
+        features = torch.relu(features).masked_fill((chars == 0).unsqueeze(-1), 0.0)
+        return features.amax(dim=1)[inverse]
 
 
 class RNNTaggerPreTrainedModel(PreTrainedModel):
@@ -261,12 +297,17 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.char_encoder = (
+            TokenCharacterEncoder(config.vocab_size, config.char_buckets, config.max_token_chars, config.char_features)
+            if config.char_features
+            else None
+        )
         directions = 2 if config.bidirectional else 1
         # One single-layer stack per layer, so that every layer's outputs can be returned as a hidden state.
         self.layers = nn.ModuleList(
             MaskedRecurrentStack(
                 config.cell_type,
-                config.embedding_dim if layer == 0 else directions * config.hidden_size,
+                config.embedding_dim + config.char_features if layer == 0 else directions * config.hidden_size,
                 config.hidden_size,
                 num_layers=1,
                 dropout=0.0,
@@ -282,6 +323,13 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
+
+    def set_token_strings(self, strings: list[str]):
+        """With `char_features`, gives the model the string of every token id (e.g.
+        `tokenizer.convert_ids_to_tokens(range(len(tokenizer)))`), whose characters it reads; kept in the weights."""
+        if self.char_encoder is None:
+            raise ValueError("this model has no character features (`char_features=0`).")
+        self.char_encoder.set_token_strings(strings)
 
     def _validate_inputs(self, input_ids, inputs_embeds, attention_mask):
         if (input_ids is None) == (inputs_embeds is None):
@@ -332,9 +380,10 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (on either side). Padded steps are skipped, not read. Without it every step is a real token.
-            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
-                `input_ids`.
-            output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim + char_features]`,
+                *optional*): instead of `input_ids`.
+            output_hidden_states (`bool`, *optional*): also return the embeddings (with the character features) and
+                each layer's outputs.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_hidden_states = (
@@ -351,6 +400,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
                 dropped = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
                 input_ids = input_ids.masked_fill(dropped & attention_mask.bool(), self.config.unk_token_id)
             inputs_embeds = self.embed_tokens(input_ids)
+            if self.char_encoder is not None:
+                inputs_embeds = torch.cat([inputs_embeds, self.char_encoder(input_ids)], dim=-1)
 
         # The layers run on each row's real tokens moved to the front; their outputs are put back in place.
         order, step_mask = left_align(attention_mask)
