@@ -215,7 +215,9 @@ def write_tagger_card(training_args, model_args, data_args, model, card_metrics)
     kind = ("Bi" if config.bidirectional else "") + config.cell_type.upper() + ("-CRF" if config.use_crf else "")
     description = (
         f"A {kind} sequence tagger ({config.num_layers} recurrent layers of {config.hidden_size} units per "
-        f"direction, {config.embedding_dim}-dimensional WordPiece embeddings, {model.num_parameters():,} parameters) "
+        f"direction, {config.embedding_dim}-dimensional WordPiece embeddings"
+        + (f" and {config.char_features} character features per token" if config.char_features else "")
+        + f", {model.num_parameters():,} parameters) "
         f"for `{data_args.label_column}` labels, after the PyTorch NLP tutorial's \"Sequence Models and LSTM "
         f"Networks\" and \"Bi-LSTM CRF\". Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
         + (
