@@ -52,12 +52,13 @@ class PackedSequenceClassifier(nn.Module):
         super().__init__()
         config = model.config
         self.config = config
-        self.embed_tokens = nn.Embedding.from_pretrained(model.embed_tokens.weight.detach().clone(), freeze=False)
+        self.embed_tokens = nn.Embedding.from_pretrained(model.get_input_embeddings().weight.detach().clone(),
+                                                         freeze=False)
         self.rnn = nn.GRU(config.embedding_dim, config.hidden_size, num_layers=config.num_layers,
                           bidirectional=config.bidirectional, batch_first=True,
                           dropout=config.dropout if config.num_layers > 1 else 0.0)
         with torch.no_grad():
-            for layer, directions in enumerate(model.rnn.layers):
+            for layer, directions in enumerate(model.base_model.rnn.layers):
                 for direction, rnn in enumerate(directions):
                     suffix = f"_l{layer}" + ("_reverse" if direction else "")
                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):

@@ -17,29 +17,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer  # noqa: E402
 
 import rnnformers  # noqa: E402, F401  (registers the model classes)
-
-
-def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int):
-    """Returns (source tokens, target tokens, weights [target_len, source_len]) for one pair."""
-    inputs = tokenizer(source, return_tensors="pt")
-    if target is None:
-        generated = model.generate(**inputs, num_beams=num_beams)[0]
-        labels = generated[1:]  # drop the decoder start token
-        labels = labels[labels != tokenizer.pad_token_id].unsqueeze(0)
-    else:
-        ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        labels = torch.tensor([ids])
-    with torch.no_grad():
-        weights = model(**inputs, labels=labels, output_attentions=True).cross_attentions[0][0, 0]
-    def readable(ids):  # byte-level BPE tokens → text ("Ġgusta" → " gusta")
-        return [tokenizer.convert_tokens_to_string([token]) for token in tokenizer.convert_ids_to_tokens(ids)]
-
-    source_tokens, target_tokens = readable(inputs["input_ids"][0]), readable(labels[0])
-    return source_tokens, target_tokens, weights.numpy()
+from rnnformers.training.lifecycle import load_pretrained  # noqa: E402
+from rnnformers.training.translation import attention_matrix  # noqa: E402
 
 
 def main(argv: list[str] | None = None):
@@ -54,8 +36,8 @@ def main(argv: list[str] | None = None):
     if not args.source.strip():
         parser.error("the source sentence is empty.")
 
-    model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=args.trust_remote_code).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    model = load_pretrained(AutoModelForSeq2SeqLM, args.model, "model", trust_remote_code=args.trust_remote_code).eval()
+    tokenizer = load_pretrained(AutoTokenizer, args.model, "model", trust_remote_code=args.trust_remote_code)
     source_tokens, target_tokens, weights = attention_matrix(model, tokenizer, args.source, args.target, args.num_beams)
 
     fig, ax = plt.subplots(figsize=(0.5 * len(source_tokens) + 2, 0.5 * len(target_tokens) + 1.5))

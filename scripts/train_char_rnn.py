@@ -39,6 +39,7 @@ from rnnformers.training.lifecycle import (
     load_or_build_model,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -51,9 +52,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    lowercase: bool = field(
-        default=False, metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65)."}
+    # None when not given: refused with a saved tokenizer, which is used as it is. Bare `--lowercase` means true.
+    lowercase: bool | None = field(
+        default=None,
+        metadata={"help": "Lower-case the text, as the chapter does (39 characters instead of 65).", "nargs": "?",
+                  "const": True},
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
+        if self.lowercase is not None and loading:
+            raise ValueError(f"--lowercase: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
+                             "saved one, used as it is: drop it.")
 
 
 @dataclass
@@ -101,7 +112,7 @@ def main():
     parts = split_text(text, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100)
 
     # Tokenizer: a saved one, or every character of the training part.
-    tokenizer = load_saved_tokenizer(model_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = build_char_tokenizer(parts["train"], lowercase=model_args.lowercase)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
@@ -117,6 +128,7 @@ def main():
                 windows[name] = char_windows(ids, data_args.eval_window_length, data_args.eval_stride)
     windows = take_samples(windows, data_args, training_args.seed)
     logger.info("windows: %s", {name: len(dataset) for name, dataset in windows.items()})
+    scored_parts = parts_to_score(training_args, windows)  # checked now, not after training
 
     # Model.
     model = load_or_build_model(
@@ -140,15 +152,10 @@ def main():
 
     # Evaluate: loss in nats per character and perplexity, on the validation (--do_eval) and test (--do_predict) parts.
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in windows:
-            raise ValueError(f"{flag} needs a {split} part: --{split}_split_percentage is 0.")
-        metrics = evaluate_and_save(
-            trainer, windows[split], split,
-            derived_metrics=lambda m, s=split: {f"{s}_perplexity": math.exp(min(m[f"{s}_loss"], 50.0))},
+    for split, dataset in scored_parts:
+        metrics = evaluate_and_save(  # perplexity = e^loss (capped: a diverged run must not overflow)
+            trainer, dataset, split,
+            derived_metrics=lambda measured: {f"{split}_perplexity": math.exp(min(measured[f"{split}_loss"], 50.0))},
         )
         card_metrics += card_metrics_of(split, metrics, data_args)
 

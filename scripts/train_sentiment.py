@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from datasets import DatasetDict
 from transformers import (
     AutoModel,
     AutoModelForSequenceClassification,
@@ -51,6 +52,7 @@ from rnnformers.training.lifecycle import (
     load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -63,9 +65,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    tokenizer_algorithm: str = field(default="bpe", metadata={"help": "Tokenizer to train: 'bpe' or 'wordpiece'."})
-    tokenizer_vocab_size: int = field(default=20_000, metadata={"help": "Vocabulary size of the trained tokenizer."})
-    lowercase: bool = field(default=True, metadata={"help": "Lower-case the text in the trained tokenizer."})
+    # The tokenizer this run trains when it loads none (None: the defaults below).
+    tokenizer_algorithm: str | None = field(
+        default=None, metadata={"help": "Tokenizer to train: 'bpe' (default) or 'wordpiece'."}
+    )
+    tokenizer_vocab_size: int | None = field(
+        default=None, metadata={"help": "Vocabulary size of the trained tokenizer (default 20000)."}
+    )
+    lowercase: bool | None = field(
+        # nargs/const: a bare `--lowercase` means true, as for a bool flag (`--lowercase false` turns it off).
+        default=None,
+        metadata={"help": "Lower-case the text in the trained tokenizer (default true).", "nargs": "?", "const": True},
+    )
     pretrained_embeddings: str | None = field(
         default=None,
         metadata={
@@ -81,6 +92,13 @@ class ModelArguments(BaseModelArguments):
         super().__post_init__()
         if self.pretrained_embeddings and self.model_name_or_path:
             raise ValueError("--pretrained_embeddings initialises a new model; not with --model_name_or_path.")
+        building = [f"--{name}" for name in ("tokenizer_algorithm", "tokenizer_vocab_size", "lowercase")
+                    if getattr(self, name) is not None]
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path", "pretrained_embeddings")
+                   if getattr(self, name)]
+        if building and loading:
+            raise ValueError(f"{', '.join(building)}: these shape a tokenizer this run builds, but "
+                             f"{' / '.join(loading)} gives a saved one, used as it is: drop them.")
 
 
 @dataclass
@@ -99,7 +117,13 @@ class DataArguments(BaseDataArguments):
         default=20.0, metadata={"help": "Percent of the training split kept for validation (the chapter: 20)."}
     )
     split_seed: int = field(default=42, metadata={"help": "Seed of the train/validation split (the chapter: 42)."})
-    max_length: int = field(default=400, metadata={"help": "Truncate each text to this many tokens."})
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Truncate each text to this many tokens (default: the loaded tokenizer's model_max_length, else "
+            "400). A saved model is scored and continued at the length it was trained at: another value is refused."
+        },
+    )
     early_stopping_patience: int | None = field(
         default=None,
         metadata={"help": "Stop after this many evaluations without improvement (needs --load_best_model_at_end)."},
@@ -110,8 +134,26 @@ class DataArguments(BaseDataArguments):
         self.id2label = dict(enumerate(name.strip() for name in self.class_names.split(",")))
         if len(self.id2label) < 2 or "" in self.id2label.values():
             raise ValueError(f"--class_names must name at least two classes, got {self.class_names!r}.")
-        if self.max_length < 1:
+        if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"--max_length must be at least 1, got {self.max_length}.")
+
+
+def truncation_length(requested: int | None, tokenizer, model_args, training_args) -> int:
+    """`--max_length`, else the tokenizer's `model_max_length` (a saved model's tokenizer records the length it was
+    trained at), else 400. A saved model (`--model_name_or_path`, `--resume_from_checkpoint`) scored or continued at
+    another length would give other figures than the ones it was trained and scored at: refused."""
+    saved = tokenizer.model_max_length
+    saved = saved if isinstance(saved, int) and saved < 1_000_000 else None  # no limit: a huge sentinel value
+    if requested is None:
+        return saved or 400
+    model_folder = model_args.model_name_or_path or training_args.resume_from_checkpoint
+    if model_folder and saved is not None and requested != saved:
+        raise ValueError(
+            f"--max_length {requested} differs from the length the saved model {model_folder} was trained at "
+            f"(its tokenizer's model_max_length: {saved}); its texts would be truncated otherwise. Leave --max_length "
+            "out to use the saved length."
+        )
+    return requested
 
 
 def main():
@@ -130,17 +172,21 @@ def main():
             data_args.label_column, data_args.validation_split_percentage, data_args.split_seed,
         )
     source = Path(data_args.train_file).name if data_args.train_file else data_args.dataset_name
+    sampled = DatasetDict(take_samples(splits, data_args, training_args.seed))
+    logger.info("texts: %s", {name: len(split) for name, split in sampled.items()})
 
     # Tokenizer: a pretrained one, the saved model's, or one trained on the training part only (no validation text).
-    tokenizer = load_saved_tokenizer(model_args, pretrained_embeddings=model_args.pretrained_embeddings)
+    tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_embeddings=model_args.pretrained_embeddings)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
-            splits["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm,
-            vocab_size=model_args.tokenizer_vocab_size, lowercase=model_args.lowercase,
+            sampled["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm or "bpe",
+            vocab_size=model_args.tokenizer_vocab_size or 20_000,
+            lowercase=model_args.lowercase if model_args.lowercase is not None else True,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
     if tokenizer.pad_token is None:
         raise ValueError("the tokenizer has no padding token: batches cannot be padded.")
+    data_args.max_length = truncation_length(data_args.max_length, tokenizer, model_args, training_args)
     # Recorded in the saved tokenizer, so that `pipeline(..., truncation=True)` cuts where training did.
     tokenizer.model_max_length = data_args.max_length
 
@@ -149,27 +195,12 @@ def main():
         return tokenizer(batch[data_args.text_column], truncation=True, max_length=data_args.max_length)
 
     with training_args.main_process_first(desc="tokenizing"):
-        tokenized = splits.map(tokenize, batched=True, remove_columns=[data_args.text_column])
+        tokenized = sampled.map(tokenize, batched=True, remove_columns=[data_args.text_column])
         tokenized = tokenized.rename_column(data_args.label_column, "labels")
-    tokenized = take_samples(tokenized, data_args, training_args.seed)
-    logger.info("texts: %s", {name: len(split) for name, split in tokenized.items()})
+    scored_parts = parts_to_score(training_args, tokenized)  # checked now, not after training
 
     # Model: the saved classifier, or a new one (with pretrained embeddings when asked for).
-    pretrained = None
-    if model_args.pretrained_embeddings:
-        source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
-                                       trust_remote_code=model_args.trust_remote_code)
-        pretrained = source_model.get_input_embeddings().weight.detach().clone()
-    model = load_or_build_model(
-        model_args, GRUForSequenceClassification, AutoModelForSequenceClassification, tokenizer,
-        vocab_size=len(tokenizer) if pretrained is None else pretrained.shape[0],
-        **({} if pretrained is None else {"embedding_dim": pretrained.shape[1]}),
-        pad_token_id=tokenizer.pad_token_id, id2label=data_args.id2label,
-        label2id={label: i for i, label in data_args.id2label.items()},
-    )
-    if pretrained is not None:
-        # Trainable here: FreezeEmbeddingsCallback freezes it for the first epochs once the optimizer holds it.
-        model.load_pretrained_embeddings(pretrained, freeze=False)
+    model = build_model(model_args, data_args, tokenizer)
     # Every label of every split, before any training: a bad one in the validation part must not wait for the end.
     check_labels(splits, data_args.label_column, model.config.num_labels, source)
 
@@ -198,13 +229,8 @@ def main():
 
     # Evaluate: accuracy and F1 on the validation part (--do_eval) and the dataset's test split (--do_predict).
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in tokenized:
-            raise ValueError(f"{flag} needs a {split} split, which {source} does not have.")
-        metrics = evaluate_and_save(trainer, tokenized[split], split)
+    for split, dataset in scored_parts:
+        metrics = evaluate_and_save(trainer, dataset, split)
         card_metrics += card_metrics_of(split, metrics, data_args, source)
 
     # Save: tokenizer, card, upload.
@@ -213,6 +239,28 @@ def main():
 
     save_tokenizer_and_card(trainer, tokenizer, model_args.model_name_or_path, write_card)
     push_at_end(trainer, hub_upload)
+
+
+def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> GRUForSequenceClassification:
+    """The saved `--model_name_or_path`, or a new classifier sized for `tokenizer`, whose embedding is copied from
+    `--pretrained_embeddings` when given (its vocabulary and embedding sizes then come from that model)."""
+    pretrained = None
+    if model_args.pretrained_embeddings:
+        source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
+                                       trust_remote_code=model_args.trust_remote_code)
+        pretrained = source_model.get_input_embeddings().weight.detach().clone()
+    sizes = {"vocab_size": len(tokenizer)}
+    if pretrained is not None:
+        sizes = {"vocab_size": pretrained.shape[0], "embedding_dim": pretrained.shape[1]}
+    model = load_or_build_model(
+        model_args, GRUForSequenceClassification, AutoModelForSequenceClassification, tokenizer, **sizes,
+        pad_token_id=tokenizer.pad_token_id, id2label=data_args.id2label,
+        label2id={label: i for i, label in data_args.id2label.items()},
+    )
+    if pretrained is not None:
+        # Trainable here: FreezeEmbeddingsCallback freezes it for the first epochs once the optimizer holds it.
+        model.load_pretrained_embeddings(pretrained, freeze=False)
+    return model
 
 
 class ClassificationScorer:

@@ -40,6 +40,7 @@ from rnnformers.training.lifecycle import (
     load_or_build_model,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parts_to_score,
     save_tokenizer_and_card,
     take_samples,
     train_and_save,
@@ -53,9 +54,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    vocab_size: int = field(
-        default=10_000, metadata={"help": "Size of the shared BPE vocabulary trained on the pairs (the chapter: 10k)."}
+    vocab_size: int | None = field(
+        default=None,
+        metadata={"help": "Size of the shared BPE vocabulary trained on the pairs (default, as the chapter: 10000)."},
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
+        if self.vocab_size is not None and loading:
+            raise ValueError(f"--vocab_size: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
+                             "saved one, used as it is: drop it.")
 
 
 @dataclass
@@ -103,11 +112,11 @@ def main():
     logger.info("pairs: %s", {name: len(part) for name, part in splits.items()})
 
     # Tokenizer: a saved one, or one byte-level BPE for both languages trained on the training pairs only.
-    tokenizer = load_saved_tokenizer(model_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
             (text for row in splits["train"] for text in (row["source"], row["target"])),
-            vocab_size=model_args.vocab_size, add_bos_eos=True, model_max_length=data_args.max_source_length,
+            vocab_size=model_args.vocab_size or 10_000, add_bos_eos=True, model_max_length=data_args.max_source_length,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
     if None in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id):
@@ -122,6 +131,7 @@ def main():
             )
     cut_counts = report_cut_pairs(tokenized["train"], data_args) if training_args.do_train else {}
     tokenized = {name: part.remove_columns(["source_cut", "target_cut"]) for name, part in tokenized.items()}
+    scored_parts = parts_to_score(training_args, tokenized)  # checked now, not after training
 
     # Model.
     model = load_or_build_model(
@@ -136,13 +146,8 @@ def main():
     # Trainer: with --predict_with_generate, evaluation generates and scores BLEU / chrF.
     compute_metrics = None
     if training_args.predict_with_generate:
-        held_out = [name for name in ("validation", "test") if name in splits]
-        compute_metrics = TranslationScorer(
-            tokenizer,
-            sources=[ids for name in held_out for ids in tokenized[name]["input_ids"]],
-            references=[refs for name in held_out for refs in splits[name]["references"]],
-        )
-        if "inputs" not in training_args.include_for_metrics:
+        compute_metrics = TranslationScorer.for_held_out_parts(tokenizer, splits, tokenized)
+        if "inputs" not in training_args.include_for_metrics:  # the scorer finds references through the sources
             training_args.include_for_metrics.append("inputs")
     trainer = Seq2SeqTrainer(
         model=model,
@@ -160,13 +165,8 @@ def main():
 
     # Evaluate: beam search on the validation (--do_eval) and test (--do_predict) sources.
     card_metrics = []
-    for split, flag, wanted in (("validation", "--do_eval", training_args.do_eval),
-                                ("test", "--do_predict", training_args.do_predict)):
-        if not wanted:
-            continue
-        if split not in tokenized:
-            raise ValueError(f"{flag} needs a {split} part: --{split}_split_percentage is 0.")
-        metrics = evaluate_and_save(trainer, tokenized[split], split, num_beams=data_args.num_beams)
+    for split, dataset in scored_parts:
+        metrics = evaluate_and_save(trainer, dataset, split, num_beams=data_args.num_beams)
         card_metrics += card_metrics_of(split, metrics, data_args)
 
     # Save: tokenizer, the pipeline's code, card, upload.

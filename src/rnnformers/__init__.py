@@ -13,8 +13,14 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .models.char_rnn import CharRNNConfig, CharRNNForCausalLM, CharRNNPreTrainedModel
-from .models.gru import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification, GRUPreTrainedModel
+from .models.char_rnn import (
+    CharRNNConfig,
+    CharRNNForCausalLM,
+    CharRNNModel,
+    CharRNNPreTrainedModel,
+    RecurrentStateCache,
+)
+from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
 from .models.rnn_tagger import (
     RNNTaggerConfig,
     RNNTaggerForTokenClassification,
@@ -24,16 +30,21 @@ from .models.rnn_tagger import (
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionModel,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
 from .pipelines import RnnTranslationPipeline  # registers the "rnn-translation" pipeline task
+from .training.callbacks import FreezeEmbeddingsCallback
 
 
 __version__ = "0.1.0"
 
 for config_class, model_class, auto_model_class in (
+    (CharRNNConfig, CharRNNModel, AutoModel),
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
+    (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
     (RNNTaggerConfig, RNNTaggerModel, AutoModel),
     (RNNTaggerConfig, RNNTaggerForTokenClassification, AutoModelForTokenClassification),
@@ -48,18 +59,22 @@ for config_class, model_class, auto_model_class in (
 __all__ = [
     "CharRNNConfig",
     "CharRNNForCausalLM",
+    "CharRNNModel",
     "CharRNNPreTrainedModel",
     "FreezeEmbeddingsCallback",
     "GRUConfig",
     "GRUForSequenceClassification",
+    "GRUModel",
     "GRUPreTrainedModel",
     "RNNTaggerConfig",
     "RNNTaggerForTokenClassification",
     "RNNTaggerModel",
     "RNNTaggerPreTrainedModel",
+    "RecurrentStateCache",
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
     "__version__",
 ]

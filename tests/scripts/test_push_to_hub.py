@@ -38,12 +38,18 @@ def create_commit(self, repo_id, operations, commit_message, **kwargs):
         source = operation.path_or_fileobj
         content = open(source, "rb").read() if isinstance(source, str) else source
         files[operation.path_in_repo] = content.decode("latin-1")
-    calls.append({"call": "create_commit", "repo_id": repo_id, "message": commit_message, "files": files})
+    calls.append({"call": "create_commit", "repo_id": repo_id, "message": commit_message, "files": files,
+                  "revision": kwargs.get("revision")})
     save()
     return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/0", commit_message=commit_message,
                       commit_description="", oid="0" * 40)
 
+def create_branch(self, repo_id, branch, **kwargs):
+    calls.append({"call": "create_branch", "repo_id": repo_id, "branch": branch, "exist_ok": kwargs.get("exist_ok")})
+    save()
+
 huggingface_hub.HfApi.create_repo = create_repo
+huggingface_hub.HfApi.create_branch = create_branch
 huggingface_hub.HfApi.create_commit = create_commit
 runpy.run_path(script, run_name="__main__")
 """
@@ -54,7 +60,8 @@ def test_push_to_hub_uploads_one_commit_of_model_files_and_never_the_token(tmp_p
     corpus.write_text(shakespeare_text[:6_000], encoding="utf-8")
     output_dir = tmp_path / "tiny-char-rnn"
     output_dir.mkdir()
-    (output_dir / "my_notes.txt").write_text("not for the Hub")  # a stray file: a folder with no model is accepted
+    (output_dir / "my_notes.txt").write_text("not for the Hub")  # stray files: a folder with no model is accepted
+    (output_dir / "x.py").write_text("print('a scratch script, not the model code')\n")
     record = tmp_path / "calls.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "0"}
     result = subprocess.run(
@@ -62,7 +69,8 @@ def test_push_to_hub_uploads_one_commit_of_model_files_and_never_the_token(tmp_p
          "--do_train", "--do_eval", "--train_file", str(corpus), "--output_dir", str(output_dir),
          "--config_overrides", "hidden_size=8", "--window_length", "20", "--stride", "20", "--max_steps", "4",
          "--save_steps", "2", "--report_to", "none", "--disable_tqdm", "true", "--push_to_hub",
-         "--hub_model_id", "tiny-char-rnn", "--hub_token", TOKEN, "--hub_strategy", "every_save"],
+         "--hub_model_id", "tiny-char-rnn", "--hub_token", TOKEN, "--hub_strategy", "every_save",
+         "--hub_revision", "experiment-1"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -71,6 +79,11 @@ def test_push_to_hub_uploads_one_commit_of_model_files_and_never_the_token(tmp_p
     assert len(commits) == 1, [(c["call"], c.get("message")) for c in calls]  # no "Model save" / checkpoint pushes
     (commit,) = commits
     assert commit["repo_id"] == "someone/tiny-char-rnn" and commit["message"] == "End of training"
+    # --hub_revision names a branch that may not exist yet: it is created (exist_ok) before the commit goes to it.
+    branches = [call for call in calls if call["call"] == "create_branch"]
+    assert branches == [{"call": "create_branch", "repo_id": "someone/tiny-char-rnn", "branch": "experiment-1",
+                         "exist_ok": True}]
+    assert calls.index(branches[0]) < calls.index(commit) and commit["revision"] == "experiment-1"
     assert sorted(commit["files"]) == [
         "README.md", "all_results.json", "config.json", "configuration_char_rnn.py", "generation_config.json",
         "model.safetensors", "modeling_char_rnn.py", "tokenizer.json", "tokenizer_config.json",

@@ -71,7 +71,7 @@ def trained_folder(toy_file, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run") / "gru-toy"
     run_script(
         "train_sentiment.py", "--do_train", "--do_eval", "--train_file", toy_file, "--output_dir", folder,
-        "--tokenizer_algorithm", "wordpiece", "--tokenizer_vocab_size", 80, "--max_length", 24,
+        "--tokenizer_algorithm", "wordpiece", "--tokenizer_vocab_size", 200, "--max_length", 24,
         "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,bidirectional=true,pooling=mean_max,"
         "embedding_dropout=0.1", "--learning_rate", 1e-2, "--per_device_train_batch_size", 32,
         "--num_train_epochs", 6, "--eval_strategy", "epoch", "--save_strategy", "epoch", "--save_total_limit", 1,
@@ -100,8 +100,9 @@ def test_training_script_reaches_high_accuracy_and_writes_a_hub_ready_folder(tra
                  "README.md", "validation_results.json"):
         assert (trained_folder / name).exists(), name
     config = json.loads((trained_folder / "config.json").read_text())
-    assert config["auto_map"] == {"AutoConfig": "configuration_gru.GRUConfig",
-                                  "AutoModelForSequenceClassification": "modeling_gru.GRUForSequenceClassification"}
+    # The entries remote code needs to load this folder as a classifier (others, such as the base model's, may follow).
+    assert config["auto_map"]["AutoConfig"] == "configuration_gru.GRUConfig"
+    assert config["auto_map"]["AutoModelForSequenceClassification"] == "modeling_gru.GRUForSequenceClassification"
     assert config["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
     validation = json.loads((trained_folder / "validation_results.json").read_text())
     assert validation["validation_samples"] == 200  # 20% of the 1,000 non-empty reviews
@@ -115,7 +116,9 @@ def test_training_script_reaches_high_accuracy_and_writes_a_hub_ready_folder(tra
 
 def test_pipeline_returns_label_names_handles_batches_and_truncates(trained_folder):
     classifier = pipeline("text-classification", model=str(trained_folder))
-    reviews = ["A superb film, the cast loved every scene.", "The plot was awful and the ending boring."]
+    # Reviews like the training ones (the trained tokenizer is not deterministic: words it never saw may be cut into
+    # other pieces from run to run, and the toy model is judged on the words it learned).
+    reviews = ["The film superb cast loved scene.", "The plot awful ending boring story."]
     predictions = classifier(reviews)
     assert [p["label"] for p in predictions] == ["POSITIVE", "NEGATIVE"]
     assert all(0.5 < p["score"] <= 1.0 for p in predictions)
@@ -204,15 +207,40 @@ def test_training_script_scores_a_saved_model_without_training(trained_folder, t
     assert "learning rate" not in card and "epochs" not in card  # no hyperparameters that never ran
     assert "learning rate" in (trained_folder / "README.md").read_text()
 
-    # Scored into its own folder, with another --max_length: the folder's card and tokenizer are left as they were.
+    # Scored into its own folder without --max_length: at the length it was trained at (24, from its tokenizer), the
+    # same figures; the folder's card and tokenizer are left as they were.
     own = tmp_path / "own"
     shutil.copytree(trained_folder, own)
     before = {name: (own / name).read_bytes() for name in ("README.md", "tokenizer.json", "tokenizer_config.json")}
     run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", own, "--train_file", toy_file,
-               "--output_dir", own, "--max_length", 10, "--report_to", "none", "--disable_tqdm", "true")
+               "--output_dir", own, "--report_to", "none", "--disable_tqdm", "true")
     assert {name: (own / name).read_bytes() for name in before} == before
     assert AutoTokenizer.from_pretrained(own).model_max_length == 24
-    assert json.loads((own / "validation_results.json").read_text())["validation_samples"] == 200
+    scored = json.loads((own / "validation_results.json").read_text())
+    assert scored["validation_samples"] == 200
+    assert scored["validation_accuracy"] == pytest.approx(original["validation_accuracy"])
+    # Another --max_length would truncate otherwise than training did: refused, naming both lengths.
+    with pytest.raises(AssertionError, match=r"--max_length 10 differs .* model_max_length: 24"):
+        run_script("train_sentiment.py", "--do_eval", "--model_name_or_path", own, "--train_file", toy_file,
+                   "--output_dir", own, "--max_length", 10, "--report_to", "none", "--disable_tqdm", "true")
+
+
+def test_tokenizer_building_flags_are_refused_with_a_saved_tokenizer():
+    model_arguments = load_script("train_sentiment.py").ModelArguments
+    assert model_arguments(tokenizer_vocab_size=300, lowercase=False).tokenizer_vocab_size == 300
+    for building, loading in (({"lowercase": True}, {"model_name_or_path": "x"}),
+                              ({"tokenizer_vocab_size": 300}, {"pretrained_embeddings": "bert"}),
+                              ({"tokenizer_algorithm": "wordpiece"}, {"tokenizer_name": "tok"})):
+        flag, source = next(iter(building)), next(iter(loading))
+        with pytest.raises(ValueError, match=f"--{flag}: these shape a tokenizer .* --{source} gives a saved one"):
+            model_arguments(**building, **loading)
+    # The other training scripts' tokenizer-building flags, likewise (their defaults are None: not given).
+    for script, flag, value in (("train_char_rnn.py", "lowercase", False), ("train_translation.py", "vocab_size", 400)):
+        model_arguments = load_script(script).ModelArguments
+        assert getattr(model_arguments(**{flag: value}), flag) == value and getattr(model_arguments(), flag) is None
+        for source in ("tokenizer_name", "model_name_or_path"):
+            with pytest.raises(ValueError, match=f"--{flag}: it shapes a tokenizer .* --{source} gives a saved one"):
+                model_arguments(**{flag: value, source: "saved"})
 
 
 def test_tokenizer_training_and_evaluation_scripts_see_the_same_split(toy_file, trained_folder, tmp_path, capsys):
@@ -269,3 +297,15 @@ def load_sentiment_splits_of(data: Dataset, tmp_path) -> dict:
     path = tmp_path / "probe.parquet"
     data.to_parquet(path)
     return load_sentiment_splits(str(path))
+
+
+def test_tokenizer_script_refuses_an_empty_file_or_empty_texts(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="--train_file '.*empty.txt' is empty"):
+        load_script("train_tokenizer.py").main(["--train_file", str(empty), "--output_dir", str(tmp_path / "a")])
+    blank = tmp_path / "blank.csv"
+    blank.write_text('text\n""\n"   "\n')
+    with pytest.raises(ValueError, match="holds no non-empty text in column 'text'"):
+        load_script("train_tokenizer.py").main(["--train_file", str(blank), "--output_dir", str(tmp_path / "b")])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -16,7 +16,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, p
 from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
-from rnnformers.training.translation import PairTokenizer, TranslationScorer
+from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
 
 from conftest import ROOT, SHARED_DATA, make_hub_snapshot, run_python_without_rnnformers
 
@@ -152,7 +152,7 @@ def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     png = tmp_path / "attention.png"
     plot_attention = load_script("plot_attention")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])
-    source_tokens, target_tokens, weights = plot_attention.attention_matrix(
+    source_tokens, target_tokens, weights = attention_matrix(
         model, tokenizer, "I like soccer.", "Me gusta el fútbol.", num_beams=1
     )
     assert "".join(source_tokens) == "<s>I like soccer.</s>" and "".join(target_tokens) == "Me gusta el fútbol.</s>"
@@ -260,11 +260,31 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     assert model.generation_config.max_length == 13 and len(tokenizer) == model.config.vocab_size
     assert model.config.bidirectional_encoder and model.config.hidden_size == 16
 
-    # Continuing from a checkpoint with a tokenizer of another vocabulary is refused before any training.
+    # Scoring the saved model without training gives the same test scores; its card states no hyperparameters.
+    scored = tmp_path / "scored"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
+         "--model_name_or_path", str(output_dir), "--output_dir", str(scored), "--do_predict",
+         "--predict_with_generate", "--max_predict_samples", "20", "--validation_split_percentage", "2",
+         "--test_split_percentage", "2", "--num_beams", "2", "--max_target_length", "12", "--report_to", "none"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rescored = json.loads((scored / "test_results.json").read_text())
+    assert rescored["test_bleu"] == pytest.approx(test_results["test_bleu"])
+    scored_card = (scored / "README.md").read_text()
+    assert "Not trained by this run" in scored_card and "learning rate" not in scored_card
+    assert "learning rate" in card and (scored / "translation.py").is_file()
+
+    # Resuming reads the checkpoint's own tokenizer; resuming with another one is refused before any training.
+    other = tmp_path / "other-tokenizer"
+    train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300, add_bos_eos=True
+                            ).save_pretrained(other)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
          "--output_dir", str(output_dir), "--do_train", "--max_train_samples", "600", "--max_steps", "9",
-         "--vocab_size", "300", "--resume_from_checkpoint", str(output_dir / "checkpoint-6"), "--report_to", "none"],
+         "--tokenizer_name", str(other), "--resume_from_checkpoint", str(output_dir / "checkpoint-6"),
+         "--report_to", "none"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode != 0

@@ -1,5 +1,7 @@
 """The lifecycle the training scripts share (rnnformers.training.lifecycle): flags, config overrides, output folder."""
 
+import json
+
 import huggingface_hub
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -65,6 +67,11 @@ def test_an_output_folder_holding_a_model_or_checkpoints_is_refused_unless_told(
         check_run(BaseModelArguments(), TrainingArguments(**train))
     check_run(BaseModelArguments(), TrainingArguments(**train, overwrite_output_dir=True))
     check_run(BaseModelArguments(), TrainingArguments(**train, resume_from_checkpoint=str(output_dir / "checkpoint-8")))
+    # Resuming a checkpoint of ANOTHER run into this folder would overwrite this run's model and checkpoints.
+    (tmp_path / "other" / "checkpoint-4").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"holds checkpoints .* --overwrite_output_dir"):
+        check_run(BaseModelArguments(),
+                  TrainingArguments(**train, resume_from_checkpoint=str(tmp_path / "other" / "checkpoint-4")))
     (output_dir / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="holds a saved model and checkpoints"):
         check_run(BaseModelArguments(), TrainingArguments(**train))
@@ -92,10 +99,47 @@ def test_hub_upload_takes_the_token_out_of_the_training_arguments(tmp_path):
     assert (upload.repo_name, upload.token) == ("my-model", "hf_secret")
     assert args.push_to_hub is False and args.hub_token is None
     assert HubUpload.take_from(TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
-    for name in ("model.safetensors", "config.json", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
-                 "test_results.json", "trainer_state.json", "modeling_x.py"):
+    for name in ("model.safetensors", "training_args.bin", "optimizer.pt", "notes.txt", "README.md",
+                 "test_results.json", "trainer_state.json", "configuration_x.py", "x.py", "pipeline_y.py"):
         (tmp_path / name).write_text("x")
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "configuration_x.XConfig",
+                                                                   "AutoModel": "modeling_x.XModel"}}))
+    (tmp_path / "modeling_x.py").write_text("from .utils_x import helper\nfrom .configuration_x import XConfig\n")
+    (tmp_path / "utils_x.py").write_text("helper = 1\n")
     (tmp_path / "checkpoint-3").mkdir()
     (tmp_path / "checkpoint-3" / "model.safetensors").write_text("x")
-    assert hub_files(tmp_path) == ["README.md", "config.json", "model.safetensors", "modeling_x.py",
-                                   "test_results.json"]
+    # Code files are those the config names and what they import; a stray x.py / pipeline_y.py is not uploaded.
+    assert hub_files(tmp_path) == ["README.md", "config.json", "configuration_x.py", "model.safetensors",
+                                   "modeling_x.py", "test_results.json", "utils_x.py"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["custom_pipelines"] = {"y": {"impl": "pipeline_y.YPipeline", "pt": ["AutoModel"]}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert "pipeline_y.py" in hub_files(tmp_path) and "x.py" not in hub_files(tmp_path)
+
+
+def test_a_resumed_run_reads_the_checkpoint_tokenizer_and_refuses_another(tmp_path):
+    from rnnformers.tokenization import build_char_tokenizer
+    from rnnformers.training.lifecycle import check_tokenizer_matches, load_saved_tokenizer
+
+    checkpoint = tmp_path / "run" / "checkpoint-5"
+    build_char_tokenizer("To be or not to be").save_pretrained(checkpoint)
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), report_to="none", do_train=True,
+                             resume_from_checkpoint=str(checkpoint))
+    tokenizer = load_saved_tokenizer(BaseModelArguments(), args)
+    assert tokenizer.get_vocab() == build_char_tokenizer("To be or not to be").get_vocab()
+    check_tokenizer_matches(tokenizer, args, None)
+    assert load_saved_tokenizer(BaseModelArguments(), TrainingArguments(output_dir=str(tmp_path), report_to="none")) is None
+    with pytest.raises(ValueError, match="differs from the one saved with --resume_from_checkpoint"):
+        check_tokenizer_matches(build_char_tokenizer("TO BE"), args, None)
+
+
+def test_the_parts_to_score_are_those_asked_for_and_must_exist(tmp_path):
+    from rnnformers.training.lifecycle import parts_to_score
+
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, do_predict=True)
+    assert parts_to_score(args, {"train": 1, "validation": 2, "test": 3}) == [("test", 3)]
+    # --eval_strategy turns --do_eval on (transformers): the final validation scores come with it.
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", do_train=True, eval_strategy="epoch")
+    assert parts_to_score(args, {"train": 1, "validation": 2}) == [("validation", 2)]
+    with pytest.raises(ValueError, match="--do_eval needs a validation part, and this run's data has none"):
+        parts_to_score(args, {"train": 1, "test": 3})

@@ -182,7 +182,7 @@ def load_pairs(train_file: str | None = None, dataset_name: str | None = None, d
     if dataset_name is not None:
         raw = load_dataset(dataset_name, dataset_config_name, split=dataset_split)
     else:
-        file = check_data_file(train_file or BUNDLED_SPA_ENG, "--train_file", suffixes=(".tsv", ".txt"))
+        file = check_data_file(train_file or BUNDLED_SPA_ENG, "--train_file", suffixes=None)
         # Tatoeba text holds quotes: read the TSV literally, without CSV quoting rules.
         raw = load_dataset("csv", data_files={"train": str(file)}, split="train", delimiter="\t",
                            column_names=[source_column, target_column], quoting=csv.QUOTE_NONE, usecols=[0, 1])

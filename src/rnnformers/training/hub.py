@@ -7,22 +7,24 @@ hands (`HubUpload.take_from`) and upload the listed files of the output folder t
 """
 
 import fnmatch
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi
+from transformers.dynamic_module_utils import get_relative_import_files
 
 
 logger = logging.getLogger(__name__)
 
-# What a model repository needs: weights, config, code, tokenizer files, the card and the results JSON.
+# What a model repository needs: weights, config, tokenizer files, the card and the results JSON; plus the code files
+# the config names (`code_files`), not every `*.py` lying in the folder.
 HUB_FILE_PATTERNS = (
     "config.json",
     "generation_config.json",
     "*.safetensors",
     "model.safetensors.index.json",
-    "*.py",
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -34,12 +36,38 @@ HUB_FILE_PATTERNS = (
 )
 
 
+def code_files(output_dir: str | Path) -> set[str]:
+    """The `.py` files of `output_dir` that remote code loads: the modules named in the `auto_map` of config.json and
+    tokenizer_config.json and in config.json's `custom_pipelines` ("impl": "module.Class"), with the files they import
+    relatively (a modeling file imports its configuration)."""
+    output_dir = Path(output_dir)
+    class_references = []
+    for name in ("config.json", "tokenizer_config.json"):
+        if (output_dir / name).is_file():
+            saved = json.loads((output_dir / name).read_text(encoding="utf-8"))
+            for reference in (saved.get("auto_map") or {}).values():
+                class_references.extend(reference if isinstance(reference, list) else [reference])
+            class_references.extend(info.get("impl") for info in (saved.get("custom_pipelines") or {}).values())
+    modules = set()
+    for reference in class_references:
+        # "module.Class"; "owner/repo--module.Class" is code of another repository; tokenizers list [slow, fast].
+        if isinstance(reference, str) and "--" not in reference and "." in reference:
+            module_file = output_dir / (reference.rsplit(".", 1)[0] + ".py")
+            if module_file.is_file():
+                modules.add(module_file)
+                modules.update(Path(path) for path in get_relative_import_files(module_file))
+    return {module.name for module in modules if module.parent == output_dir and module.is_file()}
+
+
 def hub_files(output_dir: str | Path) -> list[str]:
     """The files of `output_dir` (top level only: no checkpoint) that a model repository needs, sorted."""
     return sorted(
-        path.name
-        for path in Path(output_dir).iterdir()
-        if path.is_file() and any(fnmatch.fnmatch(path.name, pattern) for pattern in HUB_FILE_PATTERNS)
+        {
+            path.name
+            for path in Path(output_dir).iterdir()
+            if path.is_file() and any(fnmatch.fnmatch(path.name, pattern) for pattern in HUB_FILE_PATTERNS)
+        }
+        | code_files(output_dir)
     )
 
 
@@ -74,6 +102,8 @@ class HubUpload:
         """Creates the repository if needed and uploads `hub_files(output_dir)` in one commit."""
         api = HfApi(token=self.token)
         repo_id = api.create_repo(self.repo_name, private=self.private, exist_ok=True).repo_id
+        if self.revision is not None:  # --hub_revision may name a branch that does not exist yet (as transformers does)
+            api.create_branch(repo_id, branch=self.revision, exist_ok=True)
         names = hub_files(output_dir)
         logger.info("uploading %s to %s", ", ".join(names), repo_id)
         return api.create_commit(
@@ -91,4 +121,4 @@ def push_at_end(trainer, hub_upload: HubUpload | None):
     return hub_upload.push(trainer.args.output_dir)
 
 
-__all__ = ["HUB_FILE_PATTERNS", "HubUpload", "hub_files", "push_at_end"]
+__all__ = ["HUB_FILE_PATTERNS", "HubUpload", "code_files", "hub_files", "push_at_end"]

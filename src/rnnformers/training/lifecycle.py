@@ -157,11 +157,15 @@ def check_output_dir(training_args, model_name_or_path: str | None = None) -> No
     """Refuses an `--output_dir` holding a finished model or checkpoints, as transformers' examples do.
 
     Training there would overwrite the model and, with `--save_total_limit`, delete its checkpoints. Allowed with
-    `--overwrite_output_dir`, with `--resume_from_checkpoint` (continuing that run), and when a run only scores the
-    model saved in that very folder.
+    `--overwrite_output_dir`, with `--resume_from_checkpoint` of a checkpoint of that folder (continuing that run; a
+    checkpoint from elsewhere does not make this folder's model and checkpoints disposable), and when a run only
+    scores the model saved in that very folder.
     """
     output_dir = Path(training_args.output_dir)
-    if not output_dir.is_dir() or training_args.overwrite_output_dir or training_args.resume_from_checkpoint:
+    if not output_dir.is_dir() or training_args.overwrite_output_dir:
+        return
+    resume = training_args.resume_from_checkpoint
+    if resume and Path(resume).resolve().parent == output_dir.resolve():
         return
     if scores_own_folder(training_args, model_name_or_path):
         return
@@ -200,12 +204,19 @@ def load_pretrained(auto_class, name_or_path: str, argument: str, **kwargs):
     return auto_class.from_pretrained(name_or_path, **kwargs)
 
 
-def load_saved_tokenizer(model_args: BaseModelArguments, **other_sources: str | None):
+def load_saved_tokenizer(model_args: BaseModelArguments, training_args=None, **other_sources: str | None):
     """The tokenizer of `--tokenizer_name`, else of the first of `other_sources` given (e.g.
-    `pretrained_embeddings=...`), else of `--model_name_or_path`; None when the run names none (the script builds
-    one)."""
+    `pretrained_embeddings=...`), else of `--model_name_or_path`, else the one saved in `--resume_from_checkpoint`
+    (pass `training_args`); None when the run names none (the script builds one).
+
+    A resumed run thus reads its ids as the interrupted run did, even where building the tokenizer again would not
+    give the same ids (the `tokenizers` trainers break ties in hash order).
+    """
+    checkpoint = training_args.resume_from_checkpoint if training_args is not None else None
+    if not (isinstance(checkpoint, str) and Path(checkpoint, "tokenizer_config.json").is_file()):
+        checkpoint = None
     sources = [("tokenizer_name", model_args.tokenizer_name), *other_sources.items(),
-               ("model_name_or_path", model_args.model_name_or_path)]
+               ("model_name_or_path", model_args.model_name_or_path), ("resume_from_checkpoint", checkpoint)]
     for flag, name in sources:
         if name:
             return load_pretrained(transformers.AutoTokenizer, name, f"--{flag}",
@@ -329,6 +340,16 @@ def train_and_save(trainer, data_metrics: dict | None = None) -> dict:
     return metrics
 
 
+def parts_to_score(training_args, parts: dict) -> list[tuple[str, object]]:
+    """The `(split, dataset)` pairs of `parts` this run scores at the end: "validation" with `--do_eval`, "test" with
+    `--do_predict`. A part asked for that the data lacks is an error, not a silent skip."""
+    wanted = [("validation", "--do_eval", training_args.do_eval), ("test", "--do_predict", training_args.do_predict)]
+    for split, flag, asked in wanted:
+        if asked and split not in parts:
+            raise ValueError(f"{flag} needs a {split} part, and this run's data has none.")
+    return [(split, parts[split]) for split, _, asked in wanted if asked]
+
+
 def evaluate_and_save(trainer, dataset, split: str, derived_metrics=None, **kwargs) -> dict:
     """`trainer.evaluate` on `dataset` with metric names prefixed by `split`, logged and saved as `<split>_results.json`.
 
@@ -373,6 +394,7 @@ __all__ = [
     "load_saved_tokenizer",
     "parse_args_and_set_up_logging",
     "parse_config_overrides",
+    "parts_to_score",
     "save_tokenizer_and_card",
     "scores_own_folder",
     "take_samples",

@@ -1,7 +1,8 @@
-"""Translation training support: tokenising pairs within the length limits (counting what is cut) and scoring
-generated translations (`TranslationScorer`)."""
+"""Translation support shared by the scripts and tests: tokenising pairs within the length limits (counting what is
+cut), scoring generated translations (`TranslationScorer`) and reading attention weights (`attention_matrix`)."""
 
 import numpy as np
+import torch
 
 from ..metrics import load_metric
 
@@ -56,6 +57,17 @@ class TranslationScorer:
         self.metric = load_metric("bleu_chrf")
         self.references = {self._key(ids): refs for ids, refs in zip(sources, references)}
 
+    @classmethod
+    def for_held_out_parts(cls, tokenizer, splits: dict, tokenized: dict) -> "TranslationScorer":
+        """A scorer knowing the references of every validation and test source (`splits[name]["references"]`,
+        matched to the encoded sources `tokenized[name]["input_ids"]`)."""
+        held_out = [name for name in ("validation", "test") if name in splits]
+        return cls(
+            tokenizer,
+            sources=[ids for name in held_out for ids in tokenized[name]["input_ids"]],
+            references=[refs for name in held_out for refs in splits[name]["references"]],
+        )
+
     def _key(self, ids) -> tuple[int, ...]:
         return tuple(int(i) for i in ids if i not in (-100, self.tokenizer.pad_token_id))
 
@@ -71,4 +83,26 @@ class TranslationScorer:
                 "chrf_all_refs": every["chrf"]}
 
 
-__all__ = ["PairTokenizer", "TranslationScorer"]
+def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int):
+    """The decoder's attention weights over the source for one pair, as (source tokens, target tokens, weights
+    [target_len, source_len]): for `target`, the weights read while teacher-forcing it; without it, for the model's
+    own translation (beam search with `num_beams`). Used by `scripts/plot_attention.py`."""
+    inputs = tokenizer(source, return_tensors="pt")
+    if target is None:
+        generated = model.generate(**inputs, num_beams=num_beams)[0]
+        labels = generated[1:]  # drop the decoder start token
+        labels = labels[labels != tokenizer.pad_token_id].unsqueeze(0)
+    else:
+        ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        labels = torch.tensor([ids])
+    with torch.no_grad():
+        weights = model(**inputs, labels=labels, output_attentions=True).cross_attentions[0][0, 0]
+
+    def readable(ids):  # byte-level BPE tokens → text ("Ġgusta" → " gusta")
+        return [tokenizer.convert_tokens_to_string([token]) for token in tokenizer.convert_ids_to_tokens(ids)]
+
+    source_tokens, target_tokens = readable(inputs["input_ids"][0]), readable(labels[0])
+    return source_tokens, target_tokens, weights.numpy()
+
+
+__all__ = ["PairTokenizer", "TranslationScorer", "attention_matrix"]

@@ -70,6 +70,7 @@ def test_saved_folder_has_safetensors_code_and_auto_map(saved_model):
     assert config["model_type"] == "char_rnn"
     assert config["auto_map"] == {
         "AutoConfig": "configuration_char_rnn.CharRNNConfig",
+        "AutoModel": "modeling_char_rnn.CharRNNModel",
         "AutoModelForCausalLM": "modeling_char_rnn.CharRNNForCausalLM",
     }
     # The modeling file must stand alone: its only local import is its configuration.

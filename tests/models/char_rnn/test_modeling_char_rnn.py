@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from rnnformers import CharRNNConfig, CharRNNForCausalLM
+from rnnformers import CharRNNConfig, CharRNNForCausalLM, RecurrentStateCache
 
 
 VOCAB = 30
@@ -72,13 +72,55 @@ def test_config_round_trip_and_auto_config(tmp_path):
 
 
 @pytest.mark.parametrize("cell_type", ["gru", "lstm"])
-def test_logits_are_batch_time_vocab_and_state_is_batch_first(cell_type):
+def test_logits_are_batch_time_vocab_and_state_is_a_recurrent_cache(cell_type):
     model = make_model(cell_type)
     input_ids = torch.randint(1, VOCAB, (3, 7))
     out = model(input_ids)
     assert out.logits.shape == (3, 7, VOCAB)
-    assert len(out.past_key_values) == (2 if cell_type == "lstm" else 1)
-    assert all(s.shape == (3, 2, 32) for s in out.past_key_values)
+    cache = out.past_key_values
+    assert isinstance(cache, RecurrentStateCache) and len(cache) == 2 and cache.get_seq_length() == 7
+    states = cache.to_tensors()
+    assert len(states) == (2 if cell_type == "lstm" else 1)
+    assert all(s.shape == (2, 3, 32) for s in states)  # nn.GRU / nn.LSTM's h_n layout
+    assert torch.equal(cache.get_recurrent_state(1, 0), states[0][1])
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_outputs_equal_torch_rnn_and_the_cache_round_trips_through_plain_tensors(cell_type):
+    model = make_model(cell_type)
+    rnn = (torch.nn.LSTM if cell_type == "lstm" else torch.nn.GRU)(8, 32, num_layers=2, batch_first=True)
+    # Same parameter names as nn.GRU / nn.LSTM: their state dict loads as is.
+    rnn.load_state_dict(model.char_rnn.rnn.state_dict())
+    input_ids = torch.randint(1, VOCAB, (3, 9))
+    out = model(input_ids[:, :5], output_hidden_states=True)
+    embeds = model.char_rnn.embed_tokens(input_ids)
+    expected, expected_state = rnn(embeds[:, :5])
+    assert len(out.hidden_states) == 2 + 1  # embeddings, then each layer
+    torch.testing.assert_close(out.hidden_states[0], embeds[:, :5])
+    torch.testing.assert_close(out.hidden_states[-1], expected)
+    expected_state = expected_state if isinstance(expected_state, tuple) else (expected_state,)
+    for mine, theirs in zip(out.past_key_values.to_tensors(), expected_state):
+        torch.testing.assert_close(mine, theirs)
+    # A cache built from nn.GRU's tensors continues exactly as the model's own.
+    rebuilt = RecurrentStateCache.from_tensors(expected_state, seen_tokens=5)
+    rest = model(input_ids[:, 5:], past_key_values=rebuilt)
+    expected_rest, _ = rnn(embeds[:, 5:], expected_state if cell_type == "lstm" else expected_state[0])
+    torch.testing.assert_close(model.lm_head(expected_rest), rest.logits)
+    assert rest.past_key_values is rebuilt and rebuilt.get_seq_length() == 9
+
+
+def test_detach_keeps_the_state_and_cuts_the_graph_for_truncated_bptt():
+    model = make_model().train()
+    windows = torch.randint(1, VOCAB, (3, 2, 6))
+    assert model(windows[0], labels=windows[0]).past_key_values is None  # no state kept while training by default
+    cache = None
+    for window in windows:
+        out = model(window, labels=window, past_key_values=cache, use_cache=True)
+        out.loss.backward()  # would fail on the second window if the graph of the first were kept and freed
+        before = out.past_key_values.to_tensors()[0].clone()
+        cache = out.past_key_values.detach_()
+        assert not any(s.requires_grad for s in cache.to_tensors())
+        torch.testing.assert_close(cache.to_tensors()[0], before)
 
 
 def test_labels_are_shifted_inside_and_minus_100_ignored():
@@ -98,10 +140,10 @@ def test_labels_are_shifted_inside_and_minus_100_ignored():
 
 def test_tied_embeddings_share_one_tensor_and_survive_save(tmp_path):
     model = make_model(tie_word_embeddings=True, embedding_dim=32)
-    assert model.lm_head.weight.data_ptr() == model.embed_tokens.weight.data_ptr()
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     model.save_pretrained(tmp_path)
     loaded = CharRNNForCausalLM.from_pretrained(tmp_path)
-    assert loaded.lm_head.weight.data_ptr() == loaded.embed_tokens.weight.data_ptr()
+    assert loaded.lm_head.weight.data_ptr() == loaded.get_input_embeddings().weight.data_ptr()
     torch.testing.assert_close(loaded.lm_head.weight, model.lm_head.weight)
 
 
@@ -117,8 +159,8 @@ def test_left_padded_batch_gives_each_prompt_its_own_logits(cell_type):
     for i, row in enumerate(rows):
         alone = model(row[None])
         torch.testing.assert_close(out.logits[i, -len(row):], alone.logits[0], atol=1e-5, rtol=1e-5)
-        for batched_state, alone_state in zip(out.past_key_values, alone.past_key_values):
-            torch.testing.assert_close(batched_state[i], alone_state[0], atol=1e-5, rtol=1e-5)
+        for batched_state, alone_state in zip(out.past_key_values.to_tensors(), alone.past_key_values.to_tensors()):
+            torch.testing.assert_close(batched_state[:, i], alone_state[:, 0], atol=1e-5, rtol=1e-5)
 
 
 def test_right_padding_keeps_the_state_of_the_last_real_token():
@@ -128,16 +170,31 @@ def test_right_padding_keeps_the_state_of_the_last_real_token():
     attention_mask = torch.tensor([[1] * 5 + [0] * 3])
     out = model(input_ids, attention_mask=attention_mask)
     alone = model(row[None])
-    torch.testing.assert_close(out.past_key_values[0], alone.past_key_values[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.past_key_values.to_tensors()[0], alone.past_key_values.to_tensors()[0],
+                               atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.logits[0, :5], alone.logits[0], atol=1e-5, rtol=1e-5)
 
 
-def test_all_padding_row_keeps_the_initial_state():
-    model = make_model()
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_an_all_padding_row_raises_in_forward_and_generate(cell_type):
+    model = make_model(cell_type)
     input_ids = torch.randint(1, VOCAB, (2, 4))
     attention_mask = torch.tensor([[1, 1, 1, 1], [0, 0, 0, 0]])
-    out = model(input_ids, attention_mask=attention_mask)
-    assert torch.all(out.past_key_values[0][1] == 0)
+    with pytest.raises(ValueError, match=r"rows \[1\] of `attention_mask` are all padding"):
+        model(input_ids, attention_mask=attention_mask)
+    with pytest.raises(ValueError, match="all padding"):
+        model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=2, pad_token_id=0)
+
+
+def test_padding_with_a_cache_keeps_the_state_of_that_row():
+    model = make_model("lstm")
+    input_ids = torch.randint(1, VOCAB, (2, 6))
+    first = model(input_ids[:, :3])
+    kept = [s.clone() for s in first.past_key_values.to_tensors()]
+    out = model(input_ids[:, 3:], attention_mask=torch.tensor([[1, 1, 1], [0, 0, 0]]),
+                past_key_values=first.past_key_values)
+    for state, before in zip(out.past_key_values.to_tensors(), kept):
+        torch.testing.assert_close(state[:, 1], before[:, 1])
 
 
 # --- the recurrent state is the cache ------------------------------------------------------------------------------
@@ -194,16 +251,86 @@ def test_padded_batch_generates_what_each_prompt_generates_alone(mode):
 
 
 def test_beam_search_reorders_the_state():
+    state = (torch.arange(4.0)[None, :, None].expand(2, 4, 32).clone(), torch.zeros(2, 4, 32))
+    cache = RecurrentStateCache.from_tensors(state)
+    cache.reorder_cache(torch.tensor([3, 3, 0, 1]))
+    h, c = cache.to_tensors()
+    assert h[:, :, 0].tolist() == [[3.0, 3.0, 0.0, 1.0]] * 2 and c.shape == (2, 4, 32)
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+@pytest.mark.parametrize("mode", ["greedy", "sampling"])
+def test_generation_continues_from_the_returned_cache_as_one_longer_call(cell_type, mode):
+    model = make_model(cell_type)
+    rows = [torch.randint(1, VOCAB, (n,)) for n in (5, 3)]
+    input_ids, attention_mask = left_padded_batch(rows)
+    kwargs = dict(pad_token_id=0, **GENERATION_MODES[mode])
+    torch.manual_seed(7)
+    first = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=4, return_dict_in_generate=True,
+                           **kwargs)
+    mask = torch.cat([attention_mask, torch.ones(2, 4, dtype=torch.long)], dim=1)
+    continued = model.generate(first.sequences, attention_mask=mask, past_key_values=first.past_key_values,
+                               max_new_tokens=5, **kwargs)
+    torch.manual_seed(7)
+    longer = model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=9, **kwargs)
+    if mode == "greedy":  # sampling draws differently over two calls; greedy must match exactly
+        assert torch.equal(continued, longer)
+    assert continued.shape == longer.shape and torch.equal(continued[:, : first.sequences.shape[1]], first.sequences)
+
+
+@pytest.mark.parametrize("num_return_sequences", [1, 3])
+def test_a_beam_search_cache_cannot_be_continued(num_return_sequences):
+    # Its rows are the last running beams, not `sequences`: continuing would silently use other rows' states.
     model = make_model()
-    state = (torch.arange(4.0)[:, None, None].expand(4, 2, 32).clone(),)
-    reordered = model._reorder_cache(state, torch.tensor([3, 3, 0, 1]))
-    assert reordered[0][:, 0, 0].tolist() == [3.0, 3.0, 0.0, 1.0]
+    input_ids = torch.randint(1, VOCAB, (2, 5))
+    first = model.generate(input_ids, max_new_tokens=4, num_beams=3, num_return_sequences=num_return_sequences,
+                           do_sample=False, pad_token_id=0, return_dict_in_generate=True)
+    for num_beams in (3, 1):  # same row count as the cache after expansion (1 return sequence), or before it (3)
+        with pytest.raises(ValueError, match="`past_key_values` cannot be continued: .*greedy or sampled"):
+            model.generate(first.sequences, past_key_values=first.past_key_values, max_new_tokens=2,
+                           num_beams=num_beams, do_sample=False, pad_token_id=0)
+
+
+def test_generate_returns_hidden_states_of_every_step_and_layer():
+    model = make_model(num_layers=3)
+    out = model.generate(torch.randint(1, VOCAB, (2, 5)), max_new_tokens=4, do_sample=False, pad_token_id=0,
+                         return_dict_in_generate=True, output_hidden_states=True)
+    assert len(out.hidden_states) == 4
+    assert all(len(step) == 3 + 1 for step in out.hidden_states)
+    assert out.hidden_states[0][0].shape == (2, 5, 8) and out.hidden_states[1][-1].shape == (2, 1, 32)
+
+
+def test_generate_forwards_model_kwargs_to_forward():
+    model = make_model()
+    seen = []
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(sorted(kwargs)), with_kwargs=True)
+    try:
+        model.generate(torch.randint(1, VOCAB, (1, 4)), max_new_tokens=2, do_sample=False, pad_token_id=0,
+                       output_hidden_states=True)
+        inputs = model.prepare_inputs_for_generation(torch.randint(1, VOCAB, (1, 4)), my_flag=True)
+    finally:
+        hook.remove()
+    assert all("output_hidden_states" in step for step in seen)
+    assert inputs["my_flag"] is True
+
+
+@pytest.mark.parametrize("num_beams", [0, -2])
+def test_generate_rejects_num_beams_below_one(num_beams):
+    with pytest.raises(ValueError, match="num_beams"):
+        make_model().generate(torch.randint(1, VOCAB, (1, 4)), max_new_tokens=2, num_beams=num_beams, pad_token_id=0)
+
+
+def test_assisted_decoding_is_refused_because_the_model_is_stateful():
+    model = make_model()
+    assert model._is_stateful
+    with pytest.raises(ValueError, match="stateful"):
+        model.generate(torch.randint(1, VOCAB, (1, 4)), max_new_tokens=2, pad_token_id=0, prompt_lookup_num_tokens=2)
 
 
 def test_generate_feeds_one_token_per_step_after_the_prompt():
     model = make_model()
     seen_lengths = []
-    hook = model.rnn.register_forward_hook(lambda module, args, output: seen_lengths.append(args[0].shape[1]))
+    hook = model.char_rnn.rnn.register_forward_hook(lambda module, args, output: seen_lengths.append(args[0].shape[1]))
     try:
         model.generate(torch.randint(1, VOCAB, (1, 10)), max_new_tokens=6, do_sample=False, pad_token_id=0)
     finally:
@@ -231,10 +358,25 @@ def test_bad_inputs_raise_value_errors_naming_the_field():
         model(ids, labels=ids[:, :3])
     with pytest.raises(ValueError, match="past_key_values"):
         model(ids, past_key_values=(torch.zeros(1, 2, 32),))
+    with pytest.raises(ValueError, match="past_key_values"):
+        model(ids, past_key_values=RecurrentStateCache.from_tensors((torch.zeros(2, 3, 32),)))  # batch 3, not 2
+    with pytest.raises(ValueError, match="inputs_embeds"):
+        model(inputs_embeds=torch.zeros(2, 5, 7))  # embedding_dim is 8
+    with pytest.raises(ValueError, match="labels"):
+        model(ids, labels=torch.full((2, 5), VOCAB))
+    with pytest.raises(ValueError, match="labels"):
+        model(ids, labels=torch.full((2, 5), -5))
+    with pytest.raises(ValueError, match="labels"):
+        model(ids, labels=ids.float())
     with pytest.raises(ValueError, match="input_ids"):
         model()
     with pytest.raises(ValueError, match="max_new_tokens"):
         model.generate(ids, max_new_tokens=0, pad_token_id=0)
+    # The prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):
+        model.generate(torch.tensor([[1, VOCAB]]), max_new_tokens=2, pad_token_id=0)
+    with pytest.raises(ValueError, match=r"`input_ids` must be in \[0, 30\)"):  # a cache of one's own, not yet used
+        model(torch.tensor([[1, VOCAB]]), past_key_values=RecurrentStateCache.from_tensors((torch.zeros(2, 1, 32),)))
 
 
 def test_missing_or_corrupt_weights_fail_loudly(tmp_path):

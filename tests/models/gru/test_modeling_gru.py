@@ -65,21 +65,28 @@ def test_last_state_equals_torch_rnn_on_a_packed_sequence(cell_type, bidirection
         8, 6, num_layers=2, bidirectional=bidirectional, batch_first=True
     )
     with torch.no_grad():
-        for layer, directions in enumerate(model.rnn.layers):
+        for layer, directions in enumerate(model.gru.rnn.layers):
             for direction, rnn in enumerate(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                     getattr(reference, name + suffix).copy_(getattr(rnn, name + "_l0"))
         inputs, lengths = torch.randn(3, 7, 8), torch.tensor([7, 3, 5])
         mask = torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)
-        outputs, step_mask, last_state = model.rnn(inputs, mask.long())
+        outputs, layer_outputs, final_state = model.gru.rnn(inputs, mask.long())
+        last_state = model.gru(inputs_embeds=inputs, attention_mask=mask.long()).last_state
         packed_outputs, h_n = reference(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
-    h_n = h_n[0] if cell_type == "lstm" else h_n
+    h_n, c_n = h_n if cell_type == "lstm" else (h_n, None)
     directions = 2 if bidirectional else 1
     # The chapter's `hidden_states[-2:].permute(1, 0, 2).reshape(...)`: the top layer's directions, concatenated.
     torch.testing.assert_close(last_state, h_n[-directions:].permute(1, 0, 2).reshape(3, -1))
-    padded, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs, batch_first=True)
-    torch.testing.assert_close(outputs[step_mask], padded[step_mask[:, : padded.shape[1]]])
+    # Every layer's and direction's final state, as nn.GRU / nn.LSTM's h_n (and c_n), batch-first per layer.
+    assert len(final_state) == 2 * directions and len(layer_outputs) == 2
+    torch.testing.assert_close(torch.stack([state[0] for state in final_state]), h_n)
+    if c_n is not None:
+        torch.testing.assert_close(torch.stack([state[1] for state in final_state]), c_n)
+    # Outputs at the tokens' positions, 0 at padding.
+    padded, _ = nn.utils.rnn.pad_packed_sequence(packed_outputs, batch_first=True, total_length=7)
+    torch.testing.assert_close(outputs, padded)
 
 
 def test_defaults_are_the_chapter_model():
@@ -88,7 +95,7 @@ def test_defaults_are_the_chapter_model():
     assert (config.bidirectional, config.cell_type, config.pooling, config.num_labels) == (False, "gru", "last", 2)
     model = GRUForSequenceClassification(GRUConfig(vocab_size=100, bidirectional=True, pooling="mean_max"))
     assert model.classifier.in_features == 2 * 2 * 64  # two directions, mean and max
-    assert model.embed_tokens.padding_idx == 0 and not model.embed_tokens.weight[0].any()
+    assert model.get_input_embeddings().padding_idx == 0 and not model.get_input_embeddings().weight[0].any()
 
 
 def test_loss_conventions_follow_transformers():
@@ -153,7 +160,7 @@ def test_embedding_from_a_pretrained_model_then_frozen_then_fine_tuned(tmp_path)
                                 intermediate_size=16))
     model = tiny_model(num_layers=1, pooling="mean")
     model.load_pretrained_embeddings(bert.get_input_embeddings())
-    torch.testing.assert_close(model.embed_tokens.weight, bert.get_input_embeddings().weight)
+    torch.testing.assert_close(model.get_input_embeddings().weight, bert.get_input_embeddings().weight)
     with pytest.raises(ValueError, match=r"\[40, 16\]"):
         tiny_model(embedding_dim=16).load_pretrained_embeddings(bert.get_input_embeddings())
 
@@ -169,12 +176,12 @@ def test_embedding_from_a_pretrained_model_then_frozen_then_fine_tuned(tmp_path)
                              learning_rate=1e-2, report_to="none", save_strategy="no", disable_tqdm=True)
     trainer = Trainer(model=model, args=args, train_dataset=data,
                       callbacks=[FreezeEmbeddingsCallback(frozen_epochs=2), Snapshot()])
-    start = model.embed_tokens.weight.detach().clone()
+    start = model.get_input_embeddings().weight.detach().clone()
     trainer.train()
     torch.testing.assert_close(snapshots[0], start)  # frozen in epoch 1...
     torch.testing.assert_close(snapshots[1], start)  # ... and 2
     assert not torch.allclose(snapshots[2], start)  # fine-tuned in epoch 3
-    assert model.embed_tokens.weight.requires_grad
+    assert model.get_input_embeddings().weight.requires_grad
 
 
 def toy_reviews(n: int, seed: int) -> Dataset:
@@ -237,3 +244,28 @@ def test_save_and_reload_keeps_every_weight_even_a_pretrained_padding_row(tmp_pa
     assert isinstance(reloaded, GRUForSequenceClassification)
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(reloaded.state_dict()[name], tensor, msg=name)
+
+
+def test_bad_labels_and_embeddings_raise_errors_naming_them():
+    model = tiny_model()
+    ids = torch.ones(2, 3, dtype=torch.long)
+    for labels in (torch.tensor([[0, 1], [1, 0]]), torch.tensor(1), [0, 1]):  # 2-D, 0-d, a list
+        with pytest.raises(ValueError, match="`labels`"):
+            model(ids, labels=labels)
+    # Float 0.0 / 1.0 class ids must not silently turn a single-label classifier into a multi-label one.
+    with pytest.raises(ValueError, match="integer class ids"):
+        model(ids, labels=torch.tensor([0.0, 1.0]))
+    assert model.config.problem_type is None
+    model(ids, labels=torch.tensor([0, 1]))
+    assert model.config.problem_type == "single_label_classification"
+    with pytest.raises(ValueError, match="inputs_embeds"):
+        model(inputs_embeds=torch.zeros(2, 3, 5))  # embedding_dim is 8
+
+
+def test_base_model_outputs_every_layer_at_the_tokens_positions_and_zero_at_padding():
+    model = tiny_model(bidirectional=True, num_layers=3)
+    ids, mask = map(torch.stack, zip(pad(torch.arange(2, 7), 8, "left"), pad(torch.arange(2, 5), 8, "right")))
+    out = model.gru(ids, attention_mask=mask, output_hidden_states=True)
+    assert len(out.hidden_states) == 3 + 1 and out.last_hidden_state.shape == (2, 8, 2 * 6)
+    assert torch.all(out.last_hidden_state[~mask.bool()] == 0) and torch.all(out.last_hidden_state[mask.bool()] != 0)
+    torch.testing.assert_close(out.hidden_states[-1], out.last_hidden_state)

@@ -89,17 +89,20 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
     make_hub_snapshot(tagger_folder, hf_home, "someone/rnn-tagger")
     config = json.loads((tagger_folder / "config.json").read_text())
     assert config["auto_map"]["AutoModelForTokenClassification"].endswith("RNNTaggerForTokenClassification")
+    assert config["auto_map"]["AutoModel"] == "modeling_rnn_tagger.RNNTaggerModel"
     model = RNNTaggerForTokenClassification.from_pretrained(tagger_folder).eval()
     ids = [[2, 5, 7, 9, 3]]
     expected = model(torch.tensor(ids)).logits.tolist()
     result = run_python_without_rnnformers(
         f"""
         import json, torch
-        from transformers import AutoModelForTokenClassification, pipeline
+        from transformers import AutoModel, AutoModelForTokenClassification, pipeline
         model = AutoModelForTokenClassification.from_pretrained("someone/rnn-tagger", trust_remote_code=True).eval()
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
         torch.testing.assert_close(model(torch.tensor({ids})).logits, torch.tensor({expected}))
         assert type(model.base_model).__name__ == "RNNTaggerModel"
+        base = AutoModel.from_pretrained("someone/rnn-tagger", trust_remote_code=True)
+        assert type(base).__name__ == "RNNTaggerModel"
         tagger = pipeline("token-classification", model="someone/rnn-tagger", trust_remote_code=True,
                           aggregation_strategy="first")
         print(json.dumps([g["word"] for g in tagger("{SENTENCE}")]))

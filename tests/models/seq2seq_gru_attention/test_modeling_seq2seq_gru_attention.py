@@ -6,7 +6,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
-from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
+from rnnformers import RecurrentStateCache, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
 from rnnformers.models.seq2seq_gru_attention.modeling_seq2seq_gru_attention import shift_tokens_right
 from rnnformers.tokenization import train_subword_tokenizer
 
@@ -101,12 +101,13 @@ def test_output_shapes_and_attention_weights(tmp_path):
     out = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 5), BOS),
                 output_attentions=True, output_hidden_states=True)
     assert out.logits.shape == (3, 5, 40)
-    assert out.past_key_values[0].shape == (3, 2, 16)
+    (decoder_state,) = out.past_key_values.to_tensors()
+    assert decoder_state.shape == (2, 3, 16) and out.past_key_values.get_seq_length() == 5
     (weights,) = out.cross_attentions
     assert weights.shape == (3, 1, 5, 7)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 1, 5))
     assert out.encoder_last_hidden_state.shape == (3, 7, 16)
-    assert len(out.encoder_hidden_states) == len(out.decoder_hidden_states) == 2
+    assert len(out.encoder_hidden_states) == len(out.decoder_hidden_states) == 2 + 1  # embeddings, then each layer
 
 
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
@@ -209,6 +210,11 @@ def test_bad_inputs_raise_clear_errors():
         model(input_ids=input_ids, decoder_input_ids=input_ids[:, :1], past_key_values=(torch.zeros(3, 1, 16),))
     with pytest.raises(ValueError, match="num_beams"):
         model.generate(input_ids, attention_mask=mask, num_beams=0)
+    # The decoder prompt's ids are checked (only the model's own samples, fed back with a cache, are not).
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), 40), max_new_tokens=2)
+    with pytest.raises(ValueError, match=r"`decoder_input_ids` must be in \[0, 40\)"):
+        model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 1), -1))
 
 
 # --- saving --------------------------------------------------------------------------------------------------------
@@ -295,3 +301,66 @@ def test_trainer_learns_to_reverse_unseen_sequences_by_attending_to_the_mirror_p
     weights = model(**source, labels=labels, output_attentions=True).cross_attentions[0][0, 0]  # [target, source]
     # Source positions: <s>=0, a=1 … f=6; the k-th target word (k = 0..5) is source word 6 - k.
     assert weights.argmax(dim=-1).tolist() == [6, 5, 4, 3, 2, 1]
+
+
+def test_bad_labels_embeddings_and_precomputed_empty_sources_raise_errors_naming_them():
+    model = tiny_model()
+    input_ids, mask = sources()
+    labels = torch.randint(4, 40, (3, 5))
+    with pytest.raises(ValueError, match="`labels`"):
+        model(input_ids=input_ids, attention_mask=mask, labels=labels + 40)  # out of the vocabulary
+    with pytest.raises(ValueError, match="`labels`"):
+        model(input_ids=input_ids, attention_mask=mask, labels=torch.full((3, 5), -7))
+    with pytest.raises(ValueError, match="`labels`"):
+        model(input_ids=input_ids, attention_mask=mask, labels=labels.float())
+    with pytest.raises(ValueError, match="`labels`"):
+        model(input_ids=input_ids, attention_mask=mask, labels=labels[0])  # 1-D
+    with pytest.raises(ValueError, match="inputs_embeds"):
+        model(inputs_embeds=torch.zeros(3, 7, 5), attention_mask=mask, labels=labels)
+    with pytest.raises(ValueError, match="decoder_inputs_embeds"):
+        model(input_ids=input_ids, attention_mask=mask, decoder_inputs_embeds=torch.zeros(3, 5, 5))
+    # Precomputed encoder outputs with an all-padding source row: an error, not NaN logits.
+    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
+    empty = mask.clone()
+    empty[1] = 0
+    with pytest.raises(ValueError, match=r"rows \[1\] of `attention_mask` are all padding"):
+        model(encoder_outputs=encoder_outputs, attention_mask=empty, labels=labels)
+
+
+def test_base_model_and_bart_like_layout():
+    model = tiny_model(bidirectional_encoder=True)
+    assert model.base_model is model.model and model.get_encoder() is model.model.encoder
+    assert model.get_decoder() is model.model.decoder
+    input_ids, mask = sources()
+    out = model.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 4), BOS))
+    assert out.last_hidden_state.shape == (3, 4, 2 * 16)  # [attention vector; decoder output]
+    # The LM reads the base model's output through dropout (off in eval) and its output layer.
+    logits = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=torch.full((3, 4), BOS)).logits
+    torch.testing.assert_close(logits, model.lm_head(out.last_hidden_state))
+
+
+def test_generation_continues_from_the_returned_cache():
+    model = tiny_model("general")
+    input_ids, mask = sources()
+    first = model.generate(input_ids, attention_mask=mask, max_new_tokens=3, min_new_tokens=3,
+                           return_dict_in_generate=True)
+    continued = model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences,
+                               past_key_values=first.past_key_values, max_new_tokens=4, min_new_tokens=4)
+    longer = model.generate(input_ids, attention_mask=mask, max_new_tokens=7, min_new_tokens=7)
+    assert torch.equal(continued, longer)
+
+
+def test_a_beam_search_cache_cannot_be_continued():
+    # Its rows are the last running beams, not `sequences`: continuing would silently use other rows' states.
+    model = tiny_model("general")
+    input_ids, mask = sources()
+    first = model.generate(input_ids, attention_mask=mask, max_new_tokens=3, min_new_tokens=3, num_beams=3,
+                           return_dict_in_generate=True)
+    with pytest.raises(ValueError, match="`past_key_values` cannot be continued: it was returned by beam search"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences,
+                       past_key_values=first.past_key_values, max_new_tokens=4, num_beams=3)
+    # The same states in a cache of one's own: 9 rows (3 beams per source), which the 3 sources expanded would match.
+    rebuilt = RecurrentStateCache.from_tensors(first.past_key_values.to_tensors(), seen_tokens=4)
+    with pytest.raises(ValueError, match="cannot be continued: it holds 9 rows but the inputs have 3"):
+        model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences, past_key_values=rebuilt,
+                       max_new_tokens=4, num_beams=3)

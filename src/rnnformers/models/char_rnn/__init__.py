@@ -1,5 +1,20 @@
 from .configuration_char_rnn import CharRNNConfig
-from .modeling_char_rnn import CharRNNForCausalLM, CharRNNPreTrainedModel
+from .modeling_char_rnn import (
+    CharRNNForCausalLM,
+    CharRNNModel,
+    CharRNNPreTrainedModel,
+    RecurrentStack,
+    RecurrentStateCache,
+    RecurrentStateLayer,
+)
 
 
-__all__ = ["CharRNNConfig", "CharRNNForCausalLM", "CharRNNPreTrainedModel"]
+__all__ = [
+    "CharRNNConfig",
+    "CharRNNForCausalLM",
+    "CharRNNModel",
+    "CharRNNPreTrainedModel",
+    "RecurrentStack",
+    "RecurrentStateCache",
+    "RecurrentStateLayer",
+]

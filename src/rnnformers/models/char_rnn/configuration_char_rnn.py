@@ -37,6 +37,7 @@ class CharRNNConfig(PretrainedConfig):
     """
 
     model_type = "char_rnn"
+    keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {"num_hidden_layers": "num_layers"}
 
     vocab_size: int = 39
@@ -53,6 +54,12 @@ class CharRNNConfig(PretrainedConfig):
     unk_token_id: int | None = None
 
     def __post_init__(self, **kwargs):
+        self.check_values()
+        super().__post_init__(**kwargs)
+
+    def check_values(self):
+        """Raises a ValueError naming the first field with a value the model cannot be built with. Also run when a
+        model is built, for values set after the config was made."""
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -70,7 +77,6 @@ class CharRNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or not 0 <= value < self.vocab_size):
                 raise ValueError(f"`{name}` must be None or an id in [0, {self.vocab_size}), got {value!r}.")
-        super().__post_init__(**kwargs)
 
 
 __all__ = ["CharRNNConfig"]

@@ -1,85 +1,453 @@
 """The chapter's Shakespeare char-RNN as a Hugging Face causal language model.
 
 An embedding, a stack of GRU (or LSTM) layers and a linear layer over the vocabulary. The recurrent state is the
-generation cache: `generate()` feeds one new token and the previous state at each step, so a token costs O(1) whatever
-the length of the text, and beam search reorders the state with the beams.
+generation cache, a transformers `Cache` ([`RecurrentStateCache`]): `generate()` feeds one new token and the previous
+state at each step, so a token costs O(1) whatever the length of the text, and beam search reorders the state with the
+beams.
+
+The recurrent layers keep `nn.GRU` / `nn.LSTM`'s parameters and names (`weight_ih_l0`, ...) but run layer by layer
+through `torch.gru` / `torch.lstm`: one output per layer (`output_hidden_states`), and no `nn.RNNBase` module, which
+`torch.compile` cannot trace.
 
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
 
 import math
+import re
+from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.cache_utils import Cache, LinearAttentionLayer
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_char_rnn import CharRNNConfig
 
 
-RecurrentState = tuple[torch.Tensor, ...]
-"""`(h,)` for a GRU, `(h, c)` for an LSTM; each tensor is batch-first: [batch, num_layers, hidden_size]."""
+LayerState = tuple[torch.Tensor, ...]
+"""One recurrent layer's state: `(h,)` for a GRU, `(h, c)` for an LSTM, each [batch, hidden_size]."""
 
 
-def run_masked_rnn(
-    rnn: nn.RNNBase,
+class RecurrentStateLayer(LinearAttentionLayer):
+    """The state of one recurrent layer in a [`RecurrentStateCache`]: `number_of_states` tensors [batch, hidden_size]
+    (1 for a GRU: h; 2 for an LSTM: h and c), read with `get_recurrent_state` and written with
+    `update_recurrent_state`, as transformers' linear-attention (Mamba-style) cache layers."""
+
+    # generate() must not build 4D attention masks or auto-compile for this cache.
+    is_compileable = False
+
+    def update_recurrent_state(self, recurrent_states: torch.Tensor, state_idx: int = 0, **kwargs) -> torch.Tensor:
+        # Assign, never copy in place: the previous tensor may still be needed by autograd when the state is carried
+        # across training steps (truncated backpropagation through time, until `detach_()`).
+        self.recurrent_states[state_idx] = recurrent_states
+        self.is_recurrent_states_initialized[state_idx] = True
+        self.has_previous_state[state_idx] = True
+        self.device, self.dtype = recurrent_states.device, recurrent_states.dtype
+        return recurrent_states
+
+    def _map_states(self, fn) -> None:
+        for i in range(self.number_of_states):
+            if self.is_recurrent_states_initialized[i]:
+                self.recurrent_states[i] = fn(self.recurrent_states[i])
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._map_states(lambda s: s.index_select(0, beam_idx.to(s.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map_states(lambda s: s.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map_states(lambda s: s[indices])
+
+
+class RecurrentStateCache(Cache):
+    """The state of a stack of recurrent layers as a transformers `Cache`: one [`RecurrentStateLayer`] per layer.
+
+    `generate()` carries it from step to step, reorders it for beam search (`reorder_cache`) and returns it
+    (`return_dict_in_generate=True`), so a generation can be continued from it. The model updates the cache it is given
+    in place and returns it. `get_seq_length()` is the number of positions (padding included) the state has read.
+
+    Plain tensors, in PyTorch's `nn.GRU` / `nn.LSTM` layout `[num_layers, batch, hidden_size]`:
+    `RecurrentStateCache.from_tensors((h,))` (GRU) or `from_tensors((h, c))` (LSTM), and `cache.to_tensors()`.
+    For truncated backpropagation through time, `cache.detach_()` cuts the graph and keeps the values.
+
+    Example:
+
+    ```python
+    >>> cache = None
+    >>> for input_ids, labels in consecutive_windows:  # row i of a window continues row i of the previous one
+    ...     out = model(input_ids=input_ids, labels=labels, past_key_values=cache)
+    ...     out.loss.backward()
+    ...     cache = out.past_key_values.detach_()
+    ```
+    """
+
+    def __init__(self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0):
+        super().__init__(layers=[RecurrentStateLayer(number_of_states=number_of_states) for _ in range(num_layers)])
+        self.number_of_states = number_of_states
+        self.seen_tokens = seen_tokens
+
+    @classmethod
+    def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
+        """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
+        if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
+        cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
+        for state_idx, state in enumerate(states):
+            for layer_idx in range(state.shape[0]):
+                cache.update_recurrent_state(state[layer_idx], layer_idx, state_idx)
+        return cache
+
+    def to_tensors(self) -> tuple[torch.Tensor, ...]:
+        """The state as `(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` take)."""
+        return tuple(
+            torch.stack([layer.recurrent_states[i] for layer in self.layers]) for i in range(self.number_of_states)
+        )
+
+    def layer_states(self) -> list[LayerState] | None:
+        """Each layer's state, or None before the first update."""
+        if not all(all(layer.has_previous_state.values()) for layer in self.layers):
+            return None
+        return [tuple(layer.recurrent_states[i] for i in range(self.number_of_states)) for layer in self.layers]
+
+    def update_layer_states(self, states: Sequence[LayerState], num_new_tokens: int) -> None:
+        """Stores each layer's new state after `num_new_tokens` more positions."""
+        for layer_idx, layer_state in enumerate(states):
+            for state_idx, state in enumerate(layer_state):
+                self.update_recurrent_state(state, layer_idx, state_idx)
+        self.seen_tokens += num_new_tokens
+
+    def detach_(self) -> "RecurrentStateCache":
+        """Detaches every state tensor from the autograd graph, in place (truncated BPTT); returns the cache."""
+        for layer in self.layers:
+            layer._map_states(torch.Tensor.detach)
+        return self
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen_tokens
+
+    @property
+    def is_compileable(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_layers={len(self.layers)}, seen_tokens={self.seen_tokens})"
+
+
+def _flatten_recurrent_state_cache(cache: RecurrentStateCache):
+    states = cache.layer_states() or []
+    return [s for layer in states for s in layer], (len(cache.layers), cache.number_of_states, cache.seen_tokens)
+
+
+def _unflatten_recurrent_state_cache(values, context) -> RecurrentStateCache:
+    num_layers, number_of_states, seen_tokens = context
+    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens)
+    if values:
+        states = [tuple(values[i : i + number_of_states]) for i in range(0, len(values), number_of_states)]
+        for layer_idx, layer_state in enumerate(states):
+            for state_idx, state in enumerate(layer_state):
+                cache.update_recurrent_state(state, layer_idx, state_idx)
+    return cache
+
+
+# `torch.export` returns the cache as its tensors (a pytree node), as transformers does for its own caches.
+try:
+    torch.utils._pytree.register_pytree_node(
+        RecurrentStateCache,
+        _flatten_recurrent_state_cache,
+        _unflatten_recurrent_state_cache,
+        serialized_type_name=f"{RecurrentStateCache.__module__}.{RecurrentStateCache.__name__}",
+    )
+except ValueError:  # already registered (the module was imported twice)
+    pass
+
+
+def run_recurrent_layer(
+    cell_type: str,
     inputs: torch.Tensor,
-    state: RecurrentState | None,
-    attention_mask: torch.Tensor | None,
-) -> tuple[torch.Tensor, RecurrentState]:
-    """Runs a batch-first `nn.GRU`/`nn.LSTM` so that masked steps are skipped: the state passes through them unchanged.
-
-    A padded row therefore gives exactly what the row gives alone, with padding on either side. The valid steps of
-    each row are moved to the front and run as a packed sequence; the output at a masked step is the output of the
-    last valid step before it (the initial state's top layer if there is none).
+    weights: list[torch.Tensor],
+    state: LayerState,
+    step_mask: torch.Tensor | None,
+    training: bool,
+    need_final_state: bool = True,
+) -> tuple[torch.Tensor, LayerState | None]:
+    """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
 
     Args:
-        rnn: a batch-first, unidirectional `nn.GRU` or `nn.LSTM`.
-        inputs: [batch, time, input_size].
-        state: initial state, each tensor [batch, num_layers, hidden_size], or None for zeros.
-        attention_mask: [batch, time], 1 for real tokens and 0 for padding, or None.
+        cell_type: `"gru"` or `"lstm"`.
+        inputs: [batch, time, input_size], each row's valid steps first (what follows them is ignored).
+        weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
+        state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
+        step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
+        need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
 
     Returns:
-        outputs [batch, time, hidden_size] of the top layer, and the state after each row's last valid step.
+        outputs [batch, time, hidden_size] (meaningless after a row's valid steps) and the state after each row's
+        last valid step (the initial state for a row without one).
     """
-    torch_state = None
-    if state is not None:
-        torch_state = tuple(s.transpose(0, 1).contiguous() for s in state)
-        if not isinstance(rnn, nn.LSTM):
-            torch_state = torch_state[0]
+    if cell_type == "gru":
+        outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+        if step_mask is None:
+            return outputs, (h_n[0],)
+        # A GRU's state is its output: read it at each row's last valid step.
+        lengths = step_mask.sum(dim=1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
+        return outputs, (final,)
+    hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+    if step_mask is None or not need_final_state:
+        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
+        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
+    # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
+    h, c = state
+    step_outputs = []
+    for t in range(inputs.shape[1]):
+        output, h_t, c_t = torch.lstm(inputs[:, t : t + 1], (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
+                                      training, False, True)
+        valid = step_mask[:, t : t + 1]
+        h, c = torch.where(valid, h_t[0], h), torch.where(valid, c_t[0], c)
+        step_outputs.append(output)
+    return torch.cat(step_outputs, dim=1), (h, c)
 
-    def to_batch_first(final) -> RecurrentState:
-        final = final if isinstance(final, tuple) else (final,)
-        return tuple(s.transpose(0, 1) for s in final)
 
-    if attention_mask is None or bool(attention_mask.all()):
-        outputs, final = rnn(inputs, torch_state)
-        return outputs, to_batch_first(final)
+class RecurrentStack(nn.Module):
+    """A batch-first stack of GRU/LSTM layers, uni- or bidirectional, that reads only the valid steps of each row.
 
-    batch_size, seq_len, _ = inputs.shape
-    mask = attention_mask.bool()
-    lengths = mask.sum(dim=1)
-    # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-    compact = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-    packed = pack_padded_sequence(compact, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-    packed_outputs, final = rnn(packed, torch_state)
-    compact_outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
-    final = to_batch_first(final)
+    Same parameters, names and initial values as `nn.GRU` / `nn.LSTM(batch_first=True)` (`weight_ih_l{k}`,
+    `weight_hh_l{k}_reverse`, ...), so their weights load unchanged. Padding may be on either side: each row's valid
+    steps are moved to the front (a stable sort), so padding only ever follows them; the backward direction reads them
+    reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
+    padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
+    trace it.
+    """
 
-    if state is None:
-        state = tuple(torch.zeros_like(s) for s in final)
-    # Position t reads the output of the row's last valid step at or before t; index 0 is the initial state.
-    initial_top = state[0][:, -1:, :].to(compact_outputs.dtype)
-    with_initial = torch.cat([initial_top, compact_outputs], dim=1)
-    last_valid_step = mask.long().cumsum(dim=1)
-    outputs = with_initial.gather(1, last_valid_step.unsqueeze(-1).expand(-1, -1, with_initial.size(-1)))
-    # Rows with no valid step keep their initial state (packing needs a length of at least 1).
-    empty_rows = (lengths == 0).view(batch_size, 1, 1)
-    final = tuple(torch.where(empty_rows, s0, s) for s0, s in zip(state, final))
-    return outputs, final
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.cell_type = cell_type
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        self.dropout = dropout
+        gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[: self.num_directions]:
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """`nn.GRU` / `nn.LSTM`'s own initialisation: U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def extra_repr(self) -> str:
+        return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        initial_state: Sequence[LayerState] | None = None,
+        return_final_state: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
+        """
+        Args:
+            inputs: [batch, time, input_size].
+            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
+            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
+                direction`), each [batch, hidden_size]; None for zeros.
+            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+
+        Returns:
+            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
+            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
+            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
+            direction: after its first).
+        """
+        batch_size, seq_len, _ = inputs.shape
+        step_mask = order = None
+        if attention_mask is not None:
+            mask = attention_mask.bool()
+            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
+            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
+            lengths = mask.sum(dim=1, keepdim=True)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            step_mask = steps < lengths
+        if self.num_directions == 2:
+            if step_mask is None:
+                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
+            else:
+                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
+                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
+                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
+        if initial_state is None:
+            zeros = inputs.new_zeros(batch_size, self.hidden_size)
+            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
+
+        hidden, layer_outputs, final_state = inputs, [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+            direction_outputs = []
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
+                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
+                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                outputs, final = run_recurrent_layer(
+                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                )
+                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
+                final_state.append(final)
+            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
+            layer_outputs.append(hidden)
+
+        if order is not None:
+            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
+            layer_outputs = [
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                for h in layer_outputs
+            ]
+        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+
+
+def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[batch, time, features] → the same rows with step t taken from step index[b, t]."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class RecurrentGenerationMixin(GenerationMixin):
+    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`]."""
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # The cache is the recurrent state, not a key/value cache: the model builds its own on the first step.
+        return False
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        next_sequence_length: int | None = None,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        is_first_iteration: bool | None = False,
+        **kwargs,
+    ) -> dict:
+        """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
+        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
+        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
+        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
+            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
+            # generate() could tell this from): feed only the positions the state has not read.
+            next_sequence_length = input_ids.shape[1] - seen
+        if self.config.is_encoder_decoder:
+            # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
+            model_inputs["attention_mask"] = attention_mask
+        else:
+            if inputs_embeds is not None and is_first_iteration:
+                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+                model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
+            else:
+                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+                model_inputs["input_ids"] = new_inputs
+            if attention_mask is not None:
+                # The state summarises the positions before these: the mask covers the new positions only.
+                model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
+        model_inputs["past_key_values"] = past_key_values
+        return model_inputs
+
+    def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
+        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
+        # None: not set, generate() then uses 1.
+        if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
+            raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
+
+
+def is_tracing() -> bool:
+    """True under `torch.compile` / `torch.export`, where data-dependent checks (a device→host sync) are skipped."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+
+
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
+SAVED_LAYOUT = [(r"^embed_tokens\.", "char_rnn.embed_tokens."), (r"^rnn\.", "char_rnn.rnn.")]
+register_checkpoint_conversion_mapping(
+    "char_rnn", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
+)
+
+
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
 
 
 class CharRNNPreTrainedModel(PreTrainedModel):
@@ -87,14 +455,31 @@ class CharRNNPreTrainedModel(PreTrainedModel):
     base_model_prefix = "char_rnn"
     main_input_name = "input_ids"
     _no_split_modules = []
+    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup.
+    _is_stateful = True
+
+    def __init__(self, config: CharRNNConfig, *inputs, **kwargs):
+        # Values set on the config after it was built (or given to `from_pretrained(..., cell_type=...)`) are checked
+        # as the constructor checks them.
+        config.check_values()
+        super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module):
         # PyTorch's own defaults, which the chapter's model trains with.
-        if isinstance(module, (nn.GRU, nn.LSTM)):
-            bound = 1.0 / math.sqrt(module.hidden_size)
-            for param in module.parameters():
-                init.uniform_(param, -bound, bound)
+        if isinstance(module, RecurrentStack):
+            module.reset_parameters()
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
@@ -104,27 +489,23 @@ class CharRNNPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=1.0)
 
 
-class CharRNNForCausalLM(CharRNNPreTrainedModel, GenerationMixin):
-    """Character-level recurrent language model: embedding → GRU/LSTM stack → linear layer over the vocabulary.
+class CharRNNModel(CharRNNPreTrainedModel):
+    """The char-RNN without its output layer: embedding → GRU/LSTM stack. What `AutoModel` loads.
 
-    The recurrent state plays the part of the key/value cache: `past_key_values` is a tuple of batch-first tensors,
-    `(h,)` for a GRU and `(h, c)` for an LSTM, each [batch, num_layers, hidden_size].
+    `last_hidden_state` [batch, time, hidden_size] is the top layer's output at each position (0 at padding);
+    `past_key_values` is the [`RecurrentStateCache`] after the last real token of each row.
     """
-
-    _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
 
     def __init__(self, config: CharRNNConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_dim)
-        rnn_class = nn.LSTM if config.cell_type == "lstm" else nn.GRU
-        self.rnn = rnn_class(
+        self.rnn = RecurrentStack(
+            config.cell_type,
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
         )
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -133,18 +514,9 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, GenerationMixin):
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
 
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Linear):
-        self.lm_head = value
-
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        # The cache is the recurrent state, not a key/value cache: generate() must not build a DynamicCache.
-        return False
-
-    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, labels, past_key_values):
+    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, initial_state, has_cache, continuing):
+        # Sizes are read from the modules (plain attributes), not the config: this runs at every generated token.
+        vocab_size, embedding_dim = self.embed_tokens.num_embeddings, self.embed_tokens.embedding_dim
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
         tokens = input_ids if input_ids is not None else inputs_embeds
@@ -153,39 +525,141 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, GenerationMixin):
             raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
         if tokens.shape[0] == 0 or tokens.shape[1] == 0:
             raise ValueError(f"`{name}` is empty (shape {tuple(tokens.shape)}): give at least one token per row.")
-        if input_ids is not None:
-            if input_ids.dtype.is_floating_point:
-                raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
-            low, high = int(input_ids.min()), int(input_ids.max())
-            if low < 0 or high >= self.config.vocab_size:
-                raise ValueError(
-                    f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values "
-                    f"from {low} to {high}."
-                )
+        if inputs_embeds is not None and inputs_embeds.shape[-1] != embedding_dim:
+            raise ValueError(
+                f"`inputs_embeds` must be [batch, time, embedding_dim={embedding_dim}], got shape "
+                f"{tuple(inputs_embeds.shape)}."
+            )
+        if input_ids is not None and input_ids.dtype.is_floating_point:
+            raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
         if attention_mask is not None and tuple(attention_mask.shape) != tuple(tokens.shape[:2]):
             raise ValueError(
                 f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has {tuple(tokens.shape[:2])}."
             )
-        if labels is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
-            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but `{name}` has {tuple(tokens.shape[:2])}.")
-        if past_key_values is not None:
-            expected = (tokens.shape[0], self.config.num_layers, self.config.hidden_size)
-            num_tensors = 2 if self.config.cell_type == "lstm" else 1
+        if initial_state is not None:
+            num_layers, number_of_states = self.rnn.num_layers, self.rnn.number_of_states
+            expected = (tokens.shape[0], self.rnn.hidden_size)
             if (
-                not isinstance(past_key_values, (tuple, list))
-                or len(past_key_values) != num_tensors
-                or any(tuple(s.shape) != expected for s in past_key_values)
+                len(initial_state) != num_layers
+                or any(len(layer) != number_of_states for layer in initial_state)
+                or any(tuple(s.shape) != expected for layer in initial_state for s in layer)
             ):
                 raise ValueError(
-                    f"`past_key_values` must be a tuple of {num_tensors} tensor(s) shaped {expected} (the recurrent "
-                    "state returned by a previous call)."
+                    f"`past_key_values` must hold {num_layers} layers of {number_of_states} state tensor(s) shaped "
+                    f"{expected} (batch, hidden_size)."
+                )
+        if is_tracing():
+            return
+        # Data-dependent checks: one device→host sync, on the eager path only. Ids that continue a state (each step of
+        # generate() after the prompt) are the model's own samples: checking them would sync at every generated token.
+        if input_ids is not None and not continuing:
+            low, high = torch.aminmax(input_ids)
+            if low < 0 or high >= vocab_size:
+                raise ValueError(
+                    f"`input_ids` must be in [0, {vocab_size}) (the model's `vocab_size`), got values from {int(low)} "
+                    f"to {int(high)}."
+                )
+        if attention_mask is not None and not has_cache:
+            empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
+            if empty_rows:
+                raise ValueError(
+                    f"rows {empty_rows} of `attention_mask` are all padding: every row needs at least one real token."
                 )
 
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: RecurrentState | None = None,
+        past_key_values: RecurrentStateCache | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
+            attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
+                (either side). Padded steps leave the state unchanged, so a padded row gives what it gives alone.
+            past_key_values ([`RecurrentStateCache`], *optional*): the state after the tokens seen so far;
+                `input_ids` then holds only the new tokens. Updated in place and returned.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
+                `input_ids`.
+            use_cache (`bool`, *optional*): return the state as `past_key_values`.
+            output_hidden_states (`bool`, *optional*): return `num_layers + 1` tensors: the embeddings, then each
+                layer's outputs.
+        """
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        initial_state = None
+        if past_key_values is not None:
+            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
+                raise ValueError(
+                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
+                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
+                )
+            initial_state = past_key_values.layer_states()
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        self._validate_inputs(
+            input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None, continuing
+        )
+
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        outputs, layer_outputs, final_state = self.rnn(inputs_embeds, attention_mask, initial_state)
+
+        if use_cache:
+            if past_key_values is None:
+                past_key_values = RecurrentStateCache(self.rnn.num_layers, self.rnn.number_of_states)
+            past_key_values.update_layer_states(final_state, inputs_embeds.shape[1])
+        else:
+            past_key_values = None
+        hidden_states = (inputs_embeds, *layer_outputs) if output_hidden_states else None
+        if not return_dict:
+            return tuple(v for v in (outputs, past_key_values, hidden_states) if v is not None)
+        return BaseModelOutputWithPast(
+            last_hidden_state=outputs, past_key_values=past_key_values, hidden_states=hidden_states
+        )
+
+
+class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
+    """Character-level recurrent language model: [`CharRNNModel`] → linear layer over the vocabulary.
+
+    `past_key_values` is a [`RecurrentStateCache`]: one `(h,)` (GRU) or `(h, c)` (LSTM) per layer.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "char_rnn.embed_tokens.weight"}
+
+    def __init__(self, config: CharRNNConfig):
+        super().__init__(config)
+        self.char_rnn = CharRNNModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.char_rnn.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.char_rnn.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear):
+        self.lm_head = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -198,64 +672,66 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, GenerationMixin):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding.
                 Padded steps leave the state unchanged, so a padded row gives the logits it gives alone.
-            past_key_values (`tuple[torch.Tensor]`, *optional*): the recurrent state after the tokens seen so far,
-                each tensor `[batch, num_layers, hidden_size]`; `input_ids` then holds only the new tokens.
+            past_key_values ([`RecurrentStateCache`], *optional*): the recurrent state after the tokens seen so far;
+                `input_ids` then holds only the new tokens. Updated in place and returned.
             inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
                 `input_ids`.
             labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): usually `input_ids`; shifted inside the
                 model so that step t predicts token t+1. `-100` is ignored.
             use_cache (`bool`, *optional*): return the recurrent state as `past_key_values`.
-            output_hidden_states (`bool`, *optional*): return `(embeddings, top-layer outputs)`.
+            output_hidden_states (`bool`, *optional*): return the embeddings and each layer's outputs.
 
         Returns:
             [`CausalLMOutputWithPast`] with `logits` `[batch, time, vocab_size]`, `loss` if `labels` was given and the
             state as `past_key_values` if `use_cache`.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        if labels is not None:
+            self._validate_labels(labels, tokens)
+        outputs = self.char_rnn(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
-        self._validate_inputs(input_ids, inputs_embeds, attention_mask, labels, past_key_values)
-
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)
-        outputs, state = run_masked_rnn(self.rnn, inputs_embeds, past_key_values, attention_mask)
-        logits = self.lm_head(outputs)
+        logits = self.lm_head(outputs.last_hidden_state)
 
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
 
-        past = state if use_cache else None
-        hidden_states = (inputs_embeds, outputs) if output_hidden_states else None
         if not return_dict:
-            output = tuple(v for v in (logits, past, hidden_states) if v is not None)
+            output = tuple(v for v in (logits, outputs.past_key_values, outputs.hidden_states) if v is not None)
             return ((loss,) + output) if loss is not None else output
-        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=past, hidden_states=hidden_states)
+        return CausalLMOutputWithPast(
+            loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states
+        )
 
-    def prepare_inputs_for_generation(
-        self,
-        input_ids: torch.LongTensor,
-        past_key_values: RecurrentState | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.FloatTensor | None = None,
-        use_cache: bool | None = None,
-        **kwargs,
-    ) -> dict:
-        if past_key_values is not None:
-            # The state already summarises the prompt and the tokens generated so far: feed only the newest token.
-            model_inputs = {"input_ids": input_ids[:, -1:], "attention_mask": None}
-        elif inputs_embeds is not None:
-            model_inputs = {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
-        else:
-            model_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        model_inputs.update(past_key_values=past_key_values, use_cache=use_cache)
-        return model_inputs
-
-    def _reorder_cache(self, past_key_values: RecurrentState, beam_idx: torch.LongTensor) -> RecurrentState:
-        """Beam search: keep the state of the beams it continues, in their new order."""
-        return tuple(s.index_select(0, beam_idx.to(s.device)) for s in past_key_values)
+    def _validate_labels(self, labels, tokens):
+        if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
+        if tokens is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
+            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the input has {tuple(tokens.shape[:2])}.")
+        if is_tracing():
+            return
+        bad = (labels != -100) & ((labels < 0) | (labels >= self.config.vocab_size))
+        if bad.any():
+            raise ValueError(
+                f"`labels` must be token ids in [0, {self.config.vocab_size}) (`vocab_size`) or -100 (ignored), got "
+                f"{labels[bad].unique().tolist()}."
+            )
 
 
-__all__ = ["CharRNNForCausalLM", "CharRNNPreTrainedModel"]
+__all__ = [
+    "CharRNNForCausalLM",
+    "CharRNNModel",
+    "CharRNNPreTrainedModel",
+    "RecurrentStack",
+    "RecurrentStateCache",
+    "RecurrentStateLayer",
+]

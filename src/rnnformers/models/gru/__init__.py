@@ -1,6 +1,11 @@
-from .callbacks import FreezeEmbeddingsCallback
 from .configuration_gru import GRUConfig
-from .modeling_gru import GRUForSequenceClassification, GRUPreTrainedModel
+from .modeling_gru import GRUForSequenceClassification, GRUModel, GRUPreTrainedModel, MaskedRecurrentStack
 
 
-__all__ = ["FreezeEmbeddingsCallback", "GRUConfig", "GRUForSequenceClassification", "GRUPreTrainedModel"]
+__all__ = [
+    "GRUConfig",
+    "GRUForSequenceClassification",
+    "GRUModel",
+    "GRUPreTrainedModel",
+    "MaskedRecurrentStack",
+]

@@ -65,6 +65,14 @@ class GRUConfig(PretrainedConfig):
     pad_token_id: int | None = 0
 
     def __post_init__(self, **kwargs):
+        self.check_values()
+        super().__post_init__(**kwargs)
+        if self.num_labels < 1:
+            raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels!r}.")
+
+    def check_values(self):
+        """Raises a ValueError naming the first field with a value the model cannot be built with. Also run when a
+        model is built, for values set after the config was made."""
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -83,9 +91,6 @@ class GRUConfig(PretrainedConfig):
             not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size
         ):
             raise ValueError(f"`pad_token_id` must be None or an id in [0, {self.vocab_size}), got {self.pad_token_id!r}.")
-        super().__post_init__(**kwargs)
-        if self.num_labels < 1:
-            raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels!r}.")
 
 
 __all__ = ["GRUConfig"]

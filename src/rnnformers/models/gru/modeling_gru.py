@@ -1,103 +1,297 @@
 """The chapter's IMDb sentiment-analysis GRU as a Hugging Face sequence classifier.
 
-An embedding, a stack of GRU (or LSTM) layers read in one or both directions over the valid steps only, a pooling of
-the outputs into one vector per text and a linear head. Padding never reaches a valid step of the recurrent layers (the
-result of a packed sequence, computed faster on CPU), so a review gets the same logits alone or padded on either side
-inside a batch.
+[`GRUModel`] (an embedding and a stack of GRU or LSTM layers read in one or both directions over the valid steps only)
+under [`GRUForSequenceClassification`] (a pooling of the outputs into one vector per text and a linear head). Padding
+never reaches a valid step of the recurrent layers, so a review gets the same logits alone or padded on either side
+inside a batch. The recurrent layers run through `torch.gru` / `torch.lstm` with `nn.GRU`'s parameter names, without
+device→host synchronisation: `torch.export` and `torch.compile(fullgraph=True)` trace the model.
 
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
 
 import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput
 
 from .configuration_gru import GRUConfig
 
 
-class MaskedRecurrentStack(nn.Module):
-    """A stack of uni- or bidirectional GRU/LSTM layers that reads only the valid (non-padding) steps of each row.
+LayerState = tuple[torch.Tensor, ...]
+"""One recurrent layer's state: `(h,)` for a GRU, `(h, c)` for an LSTM, each [batch, hidden_size]."""
 
-    It computes exactly what `nn.GRU(..., bidirectional=...)` computes on a packed sequence of the valid steps, but
-    with one plain batched run per layer and direction. (On CPU, PyTorch's packed-sequence RNN backward slices the
-    packed input at every step and materialises a full-size gradient each time, which makes it quadratic in the text
-    length: 5x slower than this on IMDb reviews cut at 400 tokens, in benchmarks/bench_sentiment.py.)
 
-    How: each row's valid steps are moved to the front (so padding may be on either side), which makes every valid
-    output of the forward direction exact, as padding now only follows them. The backward direction reads the same
-    rows with their valid steps reversed in place, so it too meets a row's tokens before its padding; its outputs are
-    put back in reading order. Each (layer, direction) is its own one-layer `nn.GRU`/`nn.LSTM`, in the layout of
-    `nn.GRU`'s `weight_ih_l{k}` / `weight_ih_l{k}_reverse` parameters.
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.run_recurrent_layer
+def run_recurrent_layer(
+    cell_type: str,
+    inputs: torch.Tensor,
+    weights: list[torch.Tensor],
+    state: LayerState,
+    step_mask: torch.Tensor | None,
+    training: bool,
+    need_final_state: bool = True,
+) -> tuple[torch.Tensor, LayerState | None]:
+    """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
+
+    Args:
+        cell_type: `"gru"` or `"lstm"`.
+        inputs: [batch, time, input_size], each row's valid steps first (what follows them is ignored).
+        weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
+        state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
+        step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
+        need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
+
+    Returns:
+        outputs [batch, time, hidden_size] (meaningless after a row's valid steps) and the state after each row's
+        last valid step (the initial state for a row without one).
+    """
+    if cell_type == "gru":
+        outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+        if step_mask is None:
+            return outputs, (h_n[0],)
+        # A GRU's state is its output: read it at each row's last valid step.
+        lengths = step_mask.sum(dim=1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
+        return outputs, (final,)
+    hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+    if step_mask is None or not need_final_state:
+        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
+        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
+    # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
+    h, c = state
+    step_outputs = []
+    for t in range(inputs.shape[1]):
+        output, h_t, c_t = torch.lstm(inputs[:, t : t + 1], (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
+                                      training, False, True)
+        valid = step_mask[:, t : t + 1]
+        h, c = torch.where(valid, h_t[0], h), torch.where(valid, c_t[0], c)
+        step_outputs.append(output)
+    return torch.cat(step_outputs, dim=1), (h, c)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentStack
+class RecurrentStack(nn.Module):
+    """A batch-first stack of GRU/LSTM layers, uni- or bidirectional, that reads only the valid steps of each row.
+
+    Same parameters, names and initial values as `nn.GRU` / `nn.LSTM(batch_first=True)` (`weight_ih_l{k}`,
+    `weight_hh_l{k}_reverse`, ...), so their weights load unchanged. Padding may be on either side: each row's valid
+    steps are moved to the front (a stable sort), so padding only ever follows them; the backward direction reads them
+    reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
+    padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
+    trace it.
+    """
+
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.cell_type = cell_type
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        self.dropout = dropout
+        gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[: self.num_directions]:
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """`nn.GRU` / `nn.LSTM`'s own initialisation: U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def extra_repr(self) -> str:
+        return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        initial_state: Sequence[LayerState] | None = None,
+        return_final_state: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
+        """
+        Args:
+            inputs: [batch, time, input_size].
+            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
+            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
+                direction`), each [batch, hidden_size]; None for zeros.
+            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+
+        Returns:
+            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
+            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
+            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
+            direction: after its first).
+        """
+        batch_size, seq_len, _ = inputs.shape
+        step_mask = order = None
+        if attention_mask is not None:
+            mask = attention_mask.bool()
+            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
+            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
+            lengths = mask.sum(dim=1, keepdim=True)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            step_mask = steps < lengths
+        if self.num_directions == 2:
+            if step_mask is None:
+                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
+            else:
+                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
+                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
+                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
+        if initial_state is None:
+            zeros = inputs.new_zeros(batch_size, self.hidden_size)
+            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
+
+        hidden, layer_outputs, final_state = inputs, [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+            direction_outputs = []
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
+                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
+                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                outputs, final = run_recurrent_layer(
+                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                )
+                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
+                final_state.append(final)
+            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
+            layer_outputs.append(hidden)
+
+        if order is not None:
+            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
+            layer_outputs = [
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                for h in layer_outputs
+            ]
+        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn._permute_steps
+def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[batch, time, features] → the same rows with step t taken from step index[b, t]."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class MaskedRecurrentStack(RecurrentStack):
+    """[`RecurrentStack`] (same contract and computation: outputs at the tokens' positions, one final state per layer
+    and direction, an optional initial state) in this family's parameter layout: each (layer, direction) is its own
+    one-layer [`RecurrentStack`] (`layers.{layer}.{direction}.weight_ih_l0`, ...).
+
+    Each row's valid steps are moved to the front, so padding (on either side) only follows them, and the backward
+    direction reads them reversed in place: one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
+    packed-sequence RNN backward slices the packed input at every step and materialises a full-size gradient each
+    time, which makes it quadratic in the text length: 5x slower than this on IMDb reviews cut at 400 tokens, in
+    benchmarks/bench_sentiment.py.)
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
                  bidirectional: bool):
-        super().__init__()
-        rnn_class = nn.LSTM if cell_type == "lstm" else nn.GRU
+        # Only RecurrentStack's `forward` is reused (it reads the weights through `layer_weights`). Its `__init__` is
+        # skipped: it would register `weight_ih_l{k}`... on this module, while this family's saved folders hold one
+        # one-layer stack per (layer, direction) under `layers` (`layers.{layer}.{direction}.weight_ih_l0`).
+        nn.Module.__init__(self)
+        self.cell_type = cell_type
         self.hidden_size = hidden_size
+        self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        # Between layers only, as in `nn.GRU(dropout=...)`.
+        self.dropout = dropout
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                rnn_class(input_size if layer == 0 else hidden_size * self.num_directions, hidden_size,
-                          batch_first=True)
+                RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
                 for _ in range(self.num_directions)
             )
             for layer in range(num_layers)
         )
-        # Between layers only, as in `nn.GRU(dropout=...)`.
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self, inputs: torch.Tensor, attention_mask: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """
-        Args:
-            inputs: [batch, time, input_size].
-            attention_mask: [batch, time], 1 for real tokens and 0 for padding, or None (every step is valid). Every
-                row must hold at least one valid step.
+    def reset_parameters(self):
+        # A no-op: each one-layer stack in `layers` draws its own parameters (`_init_weights` resets every
+        # RecurrentStack). RecurrentStack's version would draw them all once more (`self.parameters()` includes
+        # `layers`): wasted work, and other initial weights for the same seed.
+        pass
 
-        Returns:
-            `outputs` [batch, time, D * hidden_size]: the top layer's outputs, each row's valid steps first (what
-            follows them is meaningless); `step_mask` [batch, time] (bool): which of those steps are valid;
-            `last_state` [batch, D * hidden_size]: the top layer's final state of each direction, concatenated
-            (forward after the last token, backward after the first), as `nn.GRU`'s `h_n[-D:]`.
-        """
-        batch_size, seq_len, _ = inputs.shape
-        steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
-        if attention_mask is None:
-            lengths = torch.full((batch_size,), seq_len, device=inputs.device)
-        else:
-            mask = attention_mask.bool()
-            lengths = mask.sum(dim=1)
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-        step_mask = steps < lengths.unsqueeze(1)
-        # Step t of a row reads valid step (length - 1 - t): its valid steps reversed in place, padding left as is.
-        # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
-        reverse = torch.where(step_mask, lengths.unsqueeze(1) - 1 - steps, steps)
-        last_step = (lengths - 1).view(batch_size, 1, 1)
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        return self.layers[layer][direction].layer_weights(0, 0)
 
-        def permute(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
-        hidden = inputs
-        for layer_index, directions in enumerate(self.layers):
-            if layer_index > 0:
-                hidden = self.dropout(hidden)
-            forward_outputs, _ = directions[0](hidden)
-            finals = [forward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1)]
-            outputs = [forward_outputs]
-            if self.num_directions == 2:
-                backward_outputs, _ = directions[1](permute(hidden, reverse))
-                finals.append(backward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1))
-                outputs.append(permute(backward_outputs, reverse))
-            hidden = torch.cat(outputs, dim=-1)
-        return hidden, step_mask, torch.cat(finals, dim=-1)
+@dataclass
+class GRUModelOutput(ModelOutput):
+    """What [`GRUModel`] returns.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `[batch, time, D * hidden_size]`):
+            The top layer's outputs at each position (forward and backward directions concatenated); 0 at padding.
+        last_state (`torch.FloatTensor` of shape `[batch, D * hidden_size]`):
+            The top layer's final state of each direction, concatenated (forward after the last token, backward after
+            the first), as `nn.GRU`'s `h_n[-D:]`: the chapter's summary of a text.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            `num_layers + 1` tensors: the embeddings, then each layer's outputs, when `output_hidden_states=True`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    last_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.is_tracing
+def is_tracing() -> bool:
+    """True under `torch.compile` / `torch.export`, where data-dependent checks (a device→host sync) are skipped."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+
+
+# Folders keep the layout saved before the base model existed (no base-model prefix): transformers renames it on load
+# (`from_pretrained`) and back on save, so older versions of this code load new folders.
+SAVED_LAYOUT = [(r"^embed_tokens\.", "gru.embed_tokens."), (r"^rnn\.", "gru.rnn.")]
+register_checkpoint_conversion_mapping(
+    "gru", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
+)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.load_saved_layout
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
 
 
 class GRUPreTrainedModel(PreTrainedModel):
@@ -106,13 +300,29 @@ class GRUPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules = []
 
+    def __init__(self, config: GRUConfig, *inputs, **kwargs):
+        # Values set on the config after it was built (or given to `from_pretrained(..., pooling=...)`) are checked
+        # as the constructor checks them.
+        config.check_values()
+        super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module):
         # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
-        if isinstance(module, (nn.GRU, nn.LSTM)):
-            bound = 1.0 / math.sqrt(module.hidden_size)
-            for param in module.parameters():
-                init.uniform_(param, -bound, bound)
+        if isinstance(module, RecurrentStack):
+            module.reset_parameters()
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
@@ -126,13 +336,9 @@ class GRUPreTrainedModel(PreTrainedModel):
                 init.zeros_(module.weight[module.padding_idx])
 
 
-class GRUForSequenceClassification(GRUPreTrainedModel):
-    """Recurrent text classifier: embedding → (bi)GRU/LSTM stack over valid steps → pooling → dropout → linear.
-
-    With the default configuration this is the chapter's `SentimentAnalysisModel` with packed sequences, but with
-    `num_labels` logits and Hugging Face's loss conventions: cross-entropy for class ids, MSE when `num_labels == 1`,
-    BCE with logits for `problem_type="multi_label_classification"`.
-    """
+class GRUModel(GRUPreTrainedModel):
+    """The bare recurrent encoder: embedding → (bi)GRU/LSTM stack over the valid steps. What `AutoModel` loads, and
+    the backbone every head of this family shares (`model.base_model`, attribute `gru`)."""
 
     def __init__(self, config: GRUConfig):
         super().__init__(config)
@@ -146,9 +352,6 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             dropout=config.dropout,
             bidirectional=config.bidirectional,
         )
-        features = config.hidden_size * (2 if config.bidirectional else 1) * (2 if config.pooling == "mean_max" else 1)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(features, config.num_labels)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -156,6 +359,126 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding):
         self.embed_tokens = value
+
+    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask):
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        name = "input_ids" if input_ids is not None else "inputs_embeds"
+        if tokens.dim() != (2 if input_ids is not None else 3):
+            raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
+        if tokens.shape[0] == 0 or tokens.shape[1] == 0:
+            raise ValueError(
+                f"`{name}` is empty (shape {tuple(tokens.shape)}): every text needs at least one token (an empty "
+                "string has none)."
+            )
+        if inputs_embeds is not None and inputs_embeds.shape[-1] != self.config.embedding_dim:
+            raise ValueError(
+                f"`inputs_embeds` must be [batch, time, embedding_dim={self.config.embedding_dim}], got shape "
+                f"{tuple(inputs_embeds.shape)}."
+            )
+        if input_ids is not None and input_ids.dtype.is_floating_point:
+            raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
+        if attention_mask is not None and tuple(attention_mask.shape) != tuple(tokens.shape[:2]):
+            raise ValueError(
+                f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has {tuple(tokens.shape[:2])}."
+            )
+        if is_tracing():
+            return
+        # Data-dependent checks: a device→host sync, on the eager path only.
+        if input_ids is not None:
+            low, high = torch.aminmax(input_ids)
+            if low < 0 or high >= self.config.vocab_size:
+                raise ValueError(
+                    f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values from "
+                    f"{int(low)} to {int(high)}: was the model trained with this tokenizer?"
+                )
+        if attention_mask is not None:
+            empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
+            if empty_rows:
+                raise ValueError(
+                    f"rows {empty_rows} of `attention_mask` are all padding: every text needs at least one token."
+                )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> GRUModelOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
+            attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
+                (on either side). Padded steps are skipped, not read. Every row needs at least one real token.
+                Without it every step is read, padding included.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
+                `input_ids`.
+            output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        self._validate_inputs(input_ids, inputs_embeds, attention_mask)
+
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        # The classifier needs no cell state: an LSTM with padding then runs fused, not step by step.
+        outputs, layer_outputs, _ = self.rnn(
+            self.embedding_dropout(inputs_embeds), attention_mask, return_final_state=False
+        )
+        last_state = self._last_state(outputs, attention_mask)
+
+        hidden_states = (inputs_embeds, *layer_outputs) if output_hidden_states else None
+        if not return_dict:
+            return tuple(v for v in (outputs, last_state, hidden_states) if v is not None)
+        return GRUModelOutput(last_hidden_state=outputs, last_state=last_state, hidden_states=hidden_states)
+
+
+    def _last_state(self, outputs: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """The top layer's final state of each direction: the forward output at each row's last real token, the
+        backward output at its first. [batch, time, D * hidden_size] → [batch, D * hidden_size]."""
+        batch_size, seq_len, _ = outputs.shape
+        positions = torch.arange(seq_len, device=outputs.device).expand(batch_size, -1)
+        if attention_mask is None:
+            last, first = positions[:, -1], positions[:, 0]
+        else:
+            mask = attention_mask.bool()
+            last = positions.masked_fill(~mask, -1).amax(dim=1).clamp(min=0)
+            first = positions.masked_fill(~mask, seq_len).amin(dim=1).clamp(max=seq_len - 1)
+        hidden_size = self.config.hidden_size
+        forward_last = outputs[torch.arange(batch_size, device=outputs.device), last, :hidden_size]
+        if self.rnn.num_directions == 1:
+            return forward_last
+        backward_first = outputs[torch.arange(batch_size, device=outputs.device), first, hidden_size:]
+        return torch.cat([forward_last, backward_first], dim=-1)
+
+
+class GRUForSequenceClassification(GRUPreTrainedModel):
+    """Recurrent text classifier: [`GRUModel`] → pooling → dropout → linear.
+
+    With the default configuration this is the chapter's `SentimentAnalysisModel` with packed sequences, but with
+    `num_labels` logits and Hugging Face's loss conventions: cross-entropy for class ids, MSE when `num_labels == 1`,
+    BCE with logits for `problem_type="multi_label_classification"`.
+    """
+
+    def __init__(self, config: GRUConfig):
+        super().__init__(config)
+        self.gru = GRUModel(config)
+        features = config.hidden_size * (2 if config.bidirectional else 1) * (2 if config.pooling == "mean_max" else 1)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(features, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.gru.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.gru.embed_tokens = value
 
     @torch.no_grad()
     def load_pretrained_embeddings(self, weights: torch.Tensor | nn.Embedding, freeze: bool = False):
@@ -179,51 +502,47 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
                 f"pretrained embeddings must be a [vocab_size, embedding_dim] = {list(expected)} matrix, got {shape}: "
                 "build the config with the pretrained model's vocabulary size and embedding size."
             )
-        self.embed_tokens.weight.copy_(weights)
-        self.embed_tokens.weight.requires_grad_(not freeze)
+        embeddings = self.get_input_embeddings()
+        embeddings.weight.copy_(weights)
+        embeddings.weight.requires_grad_(not freeze)
 
-    def _validate_inputs(self, input_ids, inputs_embeds, attention_mask, labels):
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
-        tokens = input_ids if input_ids is not None else inputs_embeds
-        name = "input_ids" if input_ids is not None else "inputs_embeds"
-        if tokens.dim() != (2 if input_ids is not None else 3):
-            raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
-        if tokens.shape[0] == 0 or tokens.shape[1] == 0:
+    def _validate_labels(self, labels, batch_size):
+        if not isinstance(labels, torch.Tensor):
+            raise ValueError(f"`labels` must be a tensor, got {type(labels).__name__}.")
+        num_labels, problem_type = self.config.num_labels, self.config.problem_type
+        multi_label = problem_type == "multi_label_classification"
+        if labels.dim() == 0 or labels.shape[0] != batch_size:
             raise ValueError(
-                f"`{name}` is empty (shape {tuple(tokens.shape)}): every text needs at least one token (an empty "
-                "string has none)."
+                f"`labels` must have one entry per row ({batch_size}), got shape {tuple(labels.shape)}."
             )
-        if input_ids is not None:
-            if input_ids.dtype.is_floating_point:
-                raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
-            low, high = int(input_ids.min()), int(input_ids.max())
-            if low < 0 or high >= self.config.vocab_size:
+        if multi_label:
+            if tuple(labels.shape) != (batch_size, num_labels):
                 raise ValueError(
-                    f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values from "
-                    f"{low} to {high}: was the model trained with this tokenizer?"
+                    f"`labels` must be [batch, num_labels] = {[batch_size, num_labels]} for multi-label "
+                    f"classification, got shape {tuple(labels.shape)}."
                 )
-        if attention_mask is not None:
-            if tuple(attention_mask.shape) != tuple(tokens.shape[:2]):
+        elif num_labels == 1 or problem_type == "regression":
+            if labels.dim() > 2 or (labels.dim() == 2 and labels.shape[1] != num_labels):
+                raise ValueError(f"`labels` must be [batch] or [batch, {num_labels}] for regression, got "
+                                 f"{tuple(labels.shape)}.")
+        else:
+            # Single-label classification: one class id per row. Float ids (e.g. 0.0 / 1.0 from a pandas column) would
+            # make transformers switch to multi-label; they are refused, not reinterpreted.
+            if labels.dim() != 1:
                 raise ValueError(
-                    f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has "
-                    f"{tuple(tokens.shape[:2])}."
+                    f"`labels` must be [batch] class ids for single-label classification, got shape "
+                    f"{tuple(labels.shape)} (set `problem_type=\"multi_label_classification\"` for multi-label)."
                 )
-            empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
-            if empty_rows:
+            if labels.dtype.is_floating_point or labels.dtype == torch.bool:
                 raise ValueError(
-                    f"rows {empty_rows} of `attention_mask` are all padding: every text needs at least one token."
+                    f"`labels` must be integer class ids for single-label classification, got dtype {labels.dtype}: "
+                    "cast them with `.long()` (or set `problem_type` explicitly)."
                 )
-        if labels is not None:
-            if labels.shape[0] != tokens.shape[0]:
-                raise ValueError(f"`labels` has {labels.shape[0]} rows but `{name}` has {tokens.shape[0]}.")
-            if not labels.dtype.is_floating_point and self.config.num_labels > 1:
-                # Class ids for cross-entropy; -100 is ignored, as everywhere in transformers.
-                bad = labels[(labels != -100) & ((labels < 0) | (labels >= self.config.num_labels))]
+            if not is_tracing():
+                bad = labels[(labels != -100) & ((labels < 0) | (labels >= num_labels))]
                 if bad.numel():
                     raise ValueError(
-                        f"`labels` must be class ids in [0, {self.config.num_labels}) (`num_labels`), got "
-                        f"{bad.unique().tolist()}."
+                        f"`labels` must be class ids in [0, {num_labels}) (`num_labels`), got {bad.unique().tolist()}."
                     )
 
     def forward(
@@ -244,42 +563,53 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
                 needs at least one real token. Without it every step is read, padding included.
             inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
                 `input_ids`.
-            labels (`torch.Tensor`, *optional*): `[batch]` class ids for cross-entropy (`-100` is ignored), `[batch]`
-                or `[batch, 1]` floats for regression (`num_labels == 1`), or `[batch, num_labels]` floats in {0, 1}
-                for multi-label classification.
-            output_hidden_states (`bool`, *optional*): also return `(embeddings, top-layer outputs)`, the outputs
-                [batch, time, D * hidden_size] with each row's valid steps first.
+            labels (`torch.Tensor`, *optional*): `[batch]` integer class ids for cross-entropy (`-100` is ignored),
+                `[batch]` or `[batch, 1]` floats for regression (`num_labels == 1`), or `[batch, num_labels]` floats
+                in {0, 1} for `problem_type="multi_label_classification"`.
+            output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs
+                `[batch, time, D * hidden_size]` (0 at padding).
 
         Returns:
             [`SequenceClassifierOutput`] with `logits` `[batch, num_labels]` and `loss` if `labels` was given.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        if labels is not None and tokens is not None:
+            self._validate_labels(labels, tokens.shape[0])
+        outputs = self.gru(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
-        self._validate_inputs(input_ids, inputs_embeds, attention_mask, labels)
-
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)
-        outputs, step_mask, last_state = self.rnn(self.embedding_dropout(inputs_embeds), attention_mask)
-        pooled = self._pool(outputs, step_mask, last_state)
+        pooled = self._pool(outputs.last_hidden_state, attention_mask, outputs.last_state)
         logits = self.classifier(self.dropout(pooled))
 
         loss = None
         if labels is not None:
+            if self.config.problem_type is None:
+                # Decided from the config, never from the labels' dtype (transformers' default would switch float
+                # labels to multi-label).
+                num_labels = self.config.num_labels
+                self.config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
 
-        hidden_states = (inputs_embeds, outputs) if output_hidden_states else None
         if not return_dict:
-            output = (logits,) + ((hidden_states,) if hidden_states is not None else ())
+            output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
             return ((loss,) + output) if loss is not None else output
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
-    def _pool(self, outputs: torch.Tensor, step_mask: torch.Tensor, last_state: torch.Tensor) -> torch.Tensor:
+    def _pool(
+        self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor
+    ) -> torch.Tensor:
         """[batch, time, F] outputs, [batch, time] mask and [batch, F] last state → [batch, F or 2F] text vector."""
         if self.config.pooling == "last":
             return last_state
-        mask = step_mask.unsqueeze(-1)
+        if attention_mask is None:
+            mask = outputs.new_ones(outputs.shape[:2], dtype=torch.bool).unsqueeze(-1)
+        else:
+            mask = attention_mask.bool().unsqueeze(-1)
         pooled = []
         if self.config.pooling in ("mean", "mean_max"):
             pooled.append((outputs * mask).sum(dim=1) / mask.sum(dim=1))
@@ -288,4 +618,4 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         return torch.cat(pooled, dim=-1)
 
 
-__all__ = ["GRUForSequenceClassification", "GRUPreTrainedModel", "MaskedRecurrentStack"]
+__all__ = ["GRUForSequenceClassification", "GRUModel", "GRUPreTrainedModel", "MaskedRecurrentStack"]

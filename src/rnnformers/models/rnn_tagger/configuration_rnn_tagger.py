@@ -86,6 +86,14 @@ class RNNTaggerConfig(PretrainedConfig):
     unk_token_id: int | None = 1
 
     def __post_init__(self, **kwargs):
+        self.check_values()
+        super().__post_init__(**kwargs)
+        if self.num_labels < 1:
+            raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels!r}.")
+
+    def check_values(self):
+        """Raises a ValueError naming the first field with a value the model cannot be built with. Also run when a
+        model is built, for values set after the config was made."""
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "char_buckets", "max_token_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -112,9 +120,6 @@ class RNNTaggerConfig(PretrainedConfig):
                 raise ValueError(f"`{name}` must be None or an id in [0, {self.vocab_size}), got {value!r}.")
         if self.token_dropout > 0 and self.unk_token_id is None:
             raise ValueError("`token_dropout` replaces tokens by `unk_token_id`, which is None: set it.")
-        super().__post_init__(**kwargs)
-        if self.num_labels < 1:
-            raise ValueError(f"`num_labels` must be at least 1, got {self.num_labels!r}.")
 
 
 __all__ = ["RNNTaggerConfig"]

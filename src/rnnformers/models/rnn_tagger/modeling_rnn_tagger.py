@@ -10,6 +10,8 @@ This file imports only its configuration, so a saved folder runs with `trust_rem
 """
 
 import math
+import re
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -20,86 +22,222 @@ from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
 from .configuration_rnn_tagger import RNNTaggerConfig
 
 
+LayerState = tuple[torch.Tensor, ...]
+"""One recurrent layer's state: `(h,)` for a GRU, `(h, c)` for an LSTM, each [batch, hidden_size]."""
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.run_recurrent_layer
+def run_recurrent_layer(
+    cell_type: str,
+    inputs: torch.Tensor,
+    weights: list[torch.Tensor],
+    state: LayerState,
+    step_mask: torch.Tensor | None,
+    training: bool,
+    need_final_state: bool = True,
+) -> tuple[torch.Tensor, LayerState | None]:
+    """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
+
+    Args:
+        cell_type: `"gru"` or `"lstm"`.
+        inputs: [batch, time, input_size], each row's valid steps first (what follows them is ignored).
+        weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
+        state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
+        step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
+        need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
+
+    Returns:
+        outputs [batch, time, hidden_size] (meaningless after a row's valid steps) and the state after each row's
+        last valid step (the initial state for a row without one).
+    """
+    if cell_type == "gru":
+        outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+        if step_mask is None:
+            return outputs, (h_n[0],)
+        # A GRU's state is its output: read it at each row's last valid step.
+        lengths = step_mask.sum(dim=1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
+        return outputs, (final,)
+    hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+    if step_mask is None or not need_final_state:
+        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
+        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
+    # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
+    h, c = state
+    step_outputs = []
+    for t in range(inputs.shape[1]):
+        output, h_t, c_t = torch.lstm(inputs[:, t : t + 1], (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
+                                      training, False, True)
+        valid = step_mask[:, t : t + 1]
+        h, c = torch.where(valid, h_t[0], h), torch.where(valid, c_t[0], c)
+        step_outputs.append(output)
+    return torch.cat(step_outputs, dim=1), (h, c)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentStack
+class RecurrentStack(nn.Module):
+    """A batch-first stack of GRU/LSTM layers, uni- or bidirectional, that reads only the valid steps of each row.
+
+    Same parameters, names and initial values as `nn.GRU` / `nn.LSTM(batch_first=True)` (`weight_ih_l{k}`,
+    `weight_hh_l{k}_reverse`, ...), so their weights load unchanged. Padding may be on either side: each row's valid
+    steps are moved to the front (a stable sort), so padding only ever follows them; the backward direction reads them
+    reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
+    padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
+    trace it.
+    """
+
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.cell_type = cell_type
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        self.dropout = dropout
+        gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[: self.num_directions]:
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """`nn.GRU` / `nn.LSTM`'s own initialisation: U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def extra_repr(self) -> str:
+        return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        initial_state: Sequence[LayerState] | None = None,
+        return_final_state: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
+        """
+        Args:
+            inputs: [batch, time, input_size].
+            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
+            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
+                direction`), each [batch, hidden_size]; None for zeros.
+            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+
+        Returns:
+            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
+            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
+            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
+            direction: after its first).
+        """
+        batch_size, seq_len, _ = inputs.shape
+        step_mask = order = None
+        if attention_mask is not None:
+            mask = attention_mask.bool()
+            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
+            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
+            lengths = mask.sum(dim=1, keepdim=True)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            step_mask = steps < lengths
+        if self.num_directions == 2:
+            if step_mask is None:
+                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
+            else:
+                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
+                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
+                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
+        if initial_state is None:
+            zeros = inputs.new_zeros(batch_size, self.hidden_size)
+            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
+
+        hidden, layer_outputs, final_state = inputs, [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+            direction_outputs = []
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
+                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
+                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                outputs, final = run_recurrent_layer(
+                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                )
+                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
+                final_state.append(final)
+            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
+            layer_outputs.append(hidden)
+
+        if order is not None:
+            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
+            layer_outputs = [
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                for h in layer_outputs
+            ]
+        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn._permute_steps
+def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[batch, time, features] → the same rows with step t taken from step index[b, t]."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
 # Copied from rnnformers.models.gru.modeling_gru.MaskedRecurrentStack
-class MaskedRecurrentStack(nn.Module):
-    """A stack of uni- or bidirectional GRU/LSTM layers that reads only the valid (non-padding) steps of each row.
+class MaskedRecurrentStack(RecurrentStack):
+    """[`RecurrentStack`] (same contract and computation: outputs at the tokens' positions, one final state per layer
+    and direction, an optional initial state) in this family's parameter layout: each (layer, direction) is its own
+    one-layer [`RecurrentStack`] (`layers.{layer}.{direction}.weight_ih_l0`, ...).
 
-    It computes exactly what `nn.GRU(..., bidirectional=...)` computes on a packed sequence of the valid steps, but
-    with one plain batched run per layer and direction. (On CPU, PyTorch's packed-sequence RNN backward slices the
-    packed input at every step and materialises a full-size gradient each time, which makes it quadratic in the text
-    length: 5x slower than this on IMDb reviews cut at 400 tokens, in benchmarks/bench_sentiment.py.)
-
-    How: each row's valid steps are moved to the front (so padding may be on either side), which makes every valid
-    output of the forward direction exact, as padding now only follows them. The backward direction reads the same
-    rows with their valid steps reversed in place, so it too meets a row's tokens before its padding; its outputs are
-    put back in reading order. Each (layer, direction) is its own one-layer `nn.GRU`/`nn.LSTM`, in the layout of
-    `nn.GRU`'s `weight_ih_l{k}` / `weight_ih_l{k}_reverse` parameters.
+    Each row's valid steps are moved to the front, so padding (on either side) only follows them, and the backward
+    direction reads them reversed in place: one plain batched `torch.gru` per layer and direction. (On CPU, PyTorch's
+    packed-sequence RNN backward slices the packed input at every step and materialises a full-size gradient each
+    time, which makes it quadratic in the text length: 5x slower than this on IMDb reviews cut at 400 tokens, in
+    benchmarks/bench_sentiment.py.)
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
                  bidirectional: bool):
-        super().__init__()
-        rnn_class = nn.LSTM if cell_type == "lstm" else nn.GRU
+        # Only RecurrentStack's `forward` is reused (it reads the weights through `layer_weights`). Its `__init__` is
+        # skipped: it would register `weight_ih_l{k}`... on this module, while this family's saved folders hold one
+        # one-layer stack per (layer, direction) under `layers` (`layers.{layer}.{direction}.weight_ih_l0`).
+        nn.Module.__init__(self)
+        self.cell_type = cell_type
         self.hidden_size = hidden_size
+        self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        # Between layers only, as in `nn.GRU(dropout=...)`.
+        self.dropout = dropout
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                rnn_class(input_size if layer == 0 else hidden_size * self.num_directions, hidden_size,
-                          batch_first=True)
+                RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
                 for _ in range(self.num_directions)
             )
             for layer in range(num_layers)
         )
-        # Between layers only, as in `nn.GRU(dropout=...)`.
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(
-        self, inputs: torch.Tensor, attention_mask: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """
-        Args:
-            inputs: [batch, time, input_size].
-            attention_mask: [batch, time], 1 for real tokens and 0 for padding, or None (every step is valid). Every
-                row must hold at least one valid step.
+    def reset_parameters(self):
+        # A no-op: each one-layer stack in `layers` draws its own parameters (`_init_weights` resets every
+        # RecurrentStack). RecurrentStack's version would draw them all once more (`self.parameters()` includes
+        # `layers`): wasted work, and other initial weights for the same seed.
+        pass
 
-        Returns:
-            `outputs` [batch, time, D * hidden_size]: the top layer's outputs, each row's valid steps first (what
-            follows them is meaningless); `step_mask` [batch, time] (bool): which of those steps are valid;
-            `last_state` [batch, D * hidden_size]: the top layer's final state of each direction, concatenated
-            (forward after the last token, backward after the first), as `nn.GRU`'s `h_n[-D:]`.
-        """
-        batch_size, seq_len, _ = inputs.shape
-        steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
-        if attention_mask is None:
-            lengths = torch.full((batch_size,), seq_len, device=inputs.device)
-        else:
-            mask = attention_mask.bool()
-            lengths = mask.sum(dim=1)
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-        step_mask = steps < lengths.unsqueeze(1)
-        # Step t of a row reads valid step (length - 1 - t): its valid steps reversed in place, padding left as is.
-        # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
-        reverse = torch.where(step_mask, lengths.unsqueeze(1) - 1 - steps, steps)
-        last_step = (lengths - 1).view(batch_size, 1, 1)
-
-        def permute(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            return x.gather(1, index.unsqueeze(-1).expand_as(x))
-
-        hidden = inputs
-        for layer_index, directions in enumerate(self.layers):
-            if layer_index > 0:
-                hidden = self.dropout(hidden)
-            forward_outputs, _ = directions[0](hidden)
-            finals = [forward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1)]
-            outputs = [forward_outputs]
-            if self.num_directions == 2:
-                backward_outputs, _ = directions[1](permute(hidden, reverse))
-                finals.append(backward_outputs.gather(1, last_step.expand(-1, -1, self.hidden_size)).squeeze(1))
-                outputs.append(permute(backward_outputs, reverse))
-            hidden = torch.cat(outputs, dim=-1)
-        return hidden, step_mask, torch.cat(finals, dim=-1)
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        return self.layers[layer][direction].layer_weights(0, 0)
 
 
 def left_align(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,20 +392,59 @@ class TokenCharacterEncoder(nn.Module):
         return features.amax(dim=1)[inverse]
 
 
+# The family was born with its base model: no older layout to rename (the hook below only strips the base prefix).
+SAVED_LAYOUT: list[tuple[str, str]] = []
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.load_saved_layout
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
+
+
 class RNNTaggerPreTrainedModel(PreTrainedModel):
     config_class = RNNTaggerConfig
     base_model_prefix = "rnn_tagger"
     main_input_name = "input_ids"
     _no_split_modules = []
 
+    def __init__(self, config: RNNTaggerConfig, *inputs, **kwargs):
+        # Values set on the config after it was built (or given to `from_pretrained(..., cell_type=...)`) are checked
+        # as the constructor checks them.
+        config.check_values()
+        super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module):
         # PyTorch's own defaults for the recurrent and linear layers; small embeddings (`initializer_range`) with the
         # padding embedding at zero; a CRF with no preference between label sequences.
-        if isinstance(module, (nn.GRU, nn.LSTM)):
-            bound = 1.0 / math.sqrt(module.hidden_size)
-            for param in module.parameters():
-                init.uniform_(param, -bound, bound)
+        if isinstance(module, RecurrentStack):
+            module.reset_parameters()
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
@@ -411,7 +588,7 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         for layer_index, layer in enumerate(self.layers):
             if layer_index > 0:
                 hidden = self.dropout(hidden)
-            hidden = layer(hidden, step_mask)[0] * real
+            hidden = layer(hidden, step_mask, return_final_state=False)[0] * real
             if output_hidden_states:
                 all_hidden_states += (_scatter_steps(hidden, order),)
         last_hidden_state = all_hidden_states[-1] if output_hidden_states else _scatter_steps(hidden, order)

@@ -1,8 +1,10 @@
 from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig
 from .modeling_seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
+    Seq2SeqGRUAttentionDecoder,
     Seq2SeqGRUAttentionEncoder,
     Seq2SeqGRUAttentionEncoderOutput,
+    Seq2SeqGRUAttentionModel,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
 
@@ -10,7 +12,9 @@ from .modeling_seq2seq_gru_attention import (
 __all__ = [
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionDecoder",
     "Seq2SeqGRUAttentionEncoder",
     "Seq2SeqGRUAttentionEncoderOutput",
+    "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
 ]

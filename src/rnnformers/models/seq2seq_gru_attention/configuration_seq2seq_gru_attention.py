@@ -50,6 +50,7 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
     """
 
     model_type = "seq2seq_gru_attention"
+    keys_to_ignore_at_inference = ["past_key_values"]
     attribute_map = {"num_hidden_layers": "num_layers", "d_model": "hidden_size"}
 
     vocab_size: int = 10_000
@@ -69,6 +70,14 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
     decoder_start_token_id: int | None = None
 
     def __post_init__(self, **kwargs):
+        if self.decoder_start_token_id is None:
+            self.decoder_start_token_id = self.bos_token_id
+        self.check_values()
+        super().__post_init__(**kwargs)
+
+    def check_values(self):
+        """Raises a ValueError naming the first field with a value the model cannot be built with. Also run when a
+        model is built, for values set after the config was made."""
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -83,15 +92,11 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
             raise ValueError(f"`bidirectional_encoder` must be True or False, got {self.bidirectional_encoder!r}.")
         if not self.is_encoder_decoder:
             raise ValueError("`is_encoder_decoder` must be True: this model is an encoder–decoder.")
-        if self.decoder_start_token_id is None:
-            self.decoder_start_token_id = self.bos_token_id
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.vocab_size
             ):
                 raise ValueError(f"`{name}` must be None or an id in [0, {self.vocab_size}), got {value!r}.")
-        super().__post_init__(**kwargs)
-
 
 __all__ = ["Seq2SeqGRUAttentionConfig"]

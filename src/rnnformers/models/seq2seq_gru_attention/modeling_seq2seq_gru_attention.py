@@ -1,32 +1,438 @@
 """The chapter's English→Spanish GRU encoder–decoder with attention, as a Hugging Face sequence-to-sequence model.
 
-Source and target share one embedding. The encoder (a GRU stack, optionally bidirectional) reads the source as a
-packed sequence; the decoder (a GRU stack) starts from the encoder's final states and reads the target shifted right
-behind `<s>`. Each decoder output then attends over the encoder outputs (Luong dot or general, or Bahdanau's additive
-score), and the output layer reads `[attention vector; decoder output]`, as in the chapter. Unlike the chapter, source
-padding is masked: its attention weights are exactly 0.
+Shaped like BART: [`Seq2SeqGRUAttentionModel`] holds an encoder (the shared embedding and a GRU stack, optionally
+bidirectional, over the real source tokens) and a decoder mirroring it (a GRU stack started from the encoder's final
+states, reading the target shifted right behind `<s>`, then Luong dot or general, or Bahdanau's additive attention
+over the encoder outputs); [`Seq2SeqGRUAttention`] adds the output layer over `[attention vector; decoder output]`, as
+in the chapter. Unlike the chapter, source padding is masked: its attention weights are exactly 0.
 
-The decoder's recurrent state is the generation cache: `generate()` runs the encoder once, then feeds one new token
-and the previous state per step, and beam search reorders the state with the beams.
+The decoder's recurrent state is the generation cache, a transformers `Cache` ([`RecurrentStateCache`]):
+`generate()` runs the encoder once, then feeds one new token and the previous state per step, and beam search
+reorders the state with the beams.
 
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput
+from transformers.cache_utils import Cache, LinearAttentionLayer
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
+from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
 from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig
 
 
-DecoderState = tuple[torch.Tensor]
-"""`(h,)`: the decoder GRU's state, batch-first: [batch, num_layers, hidden_size]."""
+LayerState = tuple[torch.Tensor, ...]
+"""One recurrent layer's state: `(h,)` for a GRU, `(h, c)` for an LSTM, each [batch, hidden_size]."""
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentStateLayer
+class RecurrentStateLayer(LinearAttentionLayer):
+    """The state of one recurrent layer in a [`RecurrentStateCache`]: `number_of_states` tensors [batch, hidden_size]
+    (1 for a GRU: h; 2 for an LSTM: h and c), read with `get_recurrent_state` and written with
+    `update_recurrent_state`, as transformers' linear-attention (Mamba-style) cache layers."""
+
+    # generate() must not build 4D attention masks or auto-compile for this cache.
+    is_compileable = False
+
+    def update_recurrent_state(self, recurrent_states: torch.Tensor, state_idx: int = 0, **kwargs) -> torch.Tensor:
+        # Assign, never copy in place: the previous tensor may still be needed by autograd when the state is carried
+        # across training steps (truncated backpropagation through time, until `detach_()`).
+        self.recurrent_states[state_idx] = recurrent_states
+        self.is_recurrent_states_initialized[state_idx] = True
+        self.has_previous_state[state_idx] = True
+        self.device, self.dtype = recurrent_states.device, recurrent_states.dtype
+        return recurrent_states
+
+    def _map_states(self, fn) -> None:
+        for i in range(self.number_of_states):
+            if self.is_recurrent_states_initialized[i]:
+                self.recurrent_states[i] = fn(self.recurrent_states[i])
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._map_states(lambda s: s.index_select(0, beam_idx.to(s.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map_states(lambda s: s.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map_states(lambda s: s[indices])
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentStateCache
+class RecurrentStateCache(Cache):
+    """The state of a stack of recurrent layers as a transformers `Cache`: one [`RecurrentStateLayer`] per layer.
+
+    `generate()` carries it from step to step, reorders it for beam search (`reorder_cache`) and returns it
+    (`return_dict_in_generate=True`), so a generation can be continued from it. The model updates the cache it is given
+    in place and returns it. `get_seq_length()` is the number of positions (padding included) the state has read.
+
+    Plain tensors, in PyTorch's `nn.GRU` / `nn.LSTM` layout `[num_layers, batch, hidden_size]`:
+    `RecurrentStateCache.from_tensors((h,))` (GRU) or `from_tensors((h, c))` (LSTM), and `cache.to_tensors()`.
+    For truncated backpropagation through time, `cache.detach_()` cuts the graph and keeps the values.
+
+    Example:
+
+    ```python
+    >>> cache = None
+    >>> for input_ids, labels in consecutive_windows:  # row i of a window continues row i of the previous one
+    ...     out = model(input_ids=input_ids, labels=labels, past_key_values=cache)
+    ...     out.loss.backward()
+    ...     cache = out.past_key_values.detach_()
+    ```
+    """
+
+    def __init__(self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0):
+        super().__init__(layers=[RecurrentStateLayer(number_of_states=number_of_states) for _ in range(num_layers)])
+        self.number_of_states = number_of_states
+        self.seen_tokens = seen_tokens
+
+    @classmethod
+    def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
+        """`(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` return) → a cache."""
+        if isinstance(states, torch.Tensor) or not states or any(s.dim() != 3 for s in states):
+            raise ValueError("`states` must be a tuple `(h,)` or `(h, c)` of [num_layers, batch, hidden] tensors.")
+        cache = cls(num_layers=states[0].shape[0], number_of_states=len(states), seen_tokens=seen_tokens)
+        for state_idx, state in enumerate(states):
+            for layer_idx in range(state.shape[0]):
+                cache.update_recurrent_state(state[layer_idx], layer_idx, state_idx)
+        return cache
+
+    def to_tensors(self) -> tuple[torch.Tensor, ...]:
+        """The state as `(h,)` or `(h, c)`, each [num_layers, batch, hidden_size] (what `nn.GRU` / `nn.LSTM` take)."""
+        return tuple(
+            torch.stack([layer.recurrent_states[i] for layer in self.layers]) for i in range(self.number_of_states)
+        )
+
+    def layer_states(self) -> list[LayerState] | None:
+        """Each layer's state, or None before the first update."""
+        if not all(all(layer.has_previous_state.values()) for layer in self.layers):
+            return None
+        return [tuple(layer.recurrent_states[i] for i in range(self.number_of_states)) for layer in self.layers]
+
+    def update_layer_states(self, states: Sequence[LayerState], num_new_tokens: int) -> None:
+        """Stores each layer's new state after `num_new_tokens` more positions."""
+        for layer_idx, layer_state in enumerate(states):
+            for state_idx, state in enumerate(layer_state):
+                self.update_recurrent_state(state, layer_idx, state_idx)
+        self.seen_tokens += num_new_tokens
+
+    def detach_(self) -> "RecurrentStateCache":
+        """Detaches every state tensor from the autograd graph, in place (truncated BPTT); returns the cache."""
+        for layer in self.layers:
+            layer._map_states(torch.Tensor.detach)
+        return self
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen_tokens
+
+    @property
+    def is_compileable(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_layers={len(self.layers)}, seen_tokens={self.seen_tokens})"
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn._flatten_recurrent_state_cache
+def _flatten_recurrent_state_cache(cache: RecurrentStateCache):
+    states = cache.layer_states() or []
+    return [s for layer in states for s in layer], (len(cache.layers), cache.number_of_states, cache.seen_tokens)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn._unflatten_recurrent_state_cache
+def _unflatten_recurrent_state_cache(values, context) -> RecurrentStateCache:
+    num_layers, number_of_states, seen_tokens = context
+    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens)
+    if values:
+        states = [tuple(values[i : i + number_of_states]) for i in range(0, len(values), number_of_states)]
+        for layer_idx, layer_state in enumerate(states):
+            for state_idx, state in enumerate(layer_state):
+                cache.update_recurrent_state(state, layer_idx, state_idx)
+    return cache
+
+
+# `torch.export` returns the cache as its tensors (a pytree node), as transformers does for its own caches.
+try:
+    torch.utils._pytree.register_pytree_node(
+        RecurrentStateCache,
+        _flatten_recurrent_state_cache,
+        _unflatten_recurrent_state_cache,
+        serialized_type_name=f"{RecurrentStateCache.__module__}.{RecurrentStateCache.__name__}",
+    )
+except ValueError:  # already registered (the module was imported twice)
+    pass
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.run_recurrent_layer
+def run_recurrent_layer(
+    cell_type: str,
+    inputs: torch.Tensor,
+    weights: list[torch.Tensor],
+    state: LayerState,
+    step_mask: torch.Tensor | None,
+    training: bool,
+    need_final_state: bool = True,
+) -> tuple[torch.Tensor, LayerState | None]:
+    """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
+
+    Args:
+        cell_type: `"gru"` or `"lstm"`.
+        inputs: [batch, time, input_size], each row's valid steps first (what follows them is ignored).
+        weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
+        state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
+        step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
+        need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
+
+    Returns:
+        outputs [batch, time, hidden_size] (meaningless after a row's valid steps) and the state after each row's
+        last valid step (the initial state for a row without one).
+    """
+    if cell_type == "gru":
+        outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+        if step_mask is None:
+            return outputs, (h_n[0],)
+        # A GRU's state is its output: read it at each row's last valid step.
+        lengths = step_mask.sum(dim=1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
+        return outputs, (final,)
+    hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+    if step_mask is None or not need_final_state:
+        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
+        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
+    # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
+    h, c = state
+    step_outputs = []
+    for t in range(inputs.shape[1]):
+        output, h_t, c_t = torch.lstm(inputs[:, t : t + 1], (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
+                                      training, False, True)
+        valid = step_mask[:, t : t + 1]
+        h, c = torch.where(valid, h_t[0], h), torch.where(valid, c_t[0], c)
+        step_outputs.append(output)
+    return torch.cat(step_outputs, dim=1), (h, c)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentStack
+class RecurrentStack(nn.Module):
+    """A batch-first stack of GRU/LSTM layers, uni- or bidirectional, that reads only the valid steps of each row.
+
+    Same parameters, names and initial values as `nn.GRU` / `nn.LSTM(batch_first=True)` (`weight_ih_l{k}`,
+    `weight_hh_l{k}_reverse`, ...), so their weights load unchanged. Padding may be on either side: each row's valid
+    steps are moved to the front (a stable sort), so padding only ever follows them; the backward direction reads them
+    reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
+    padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
+    trace it.
+    """
+
+    def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.cell_type = cell_type
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.number_of_states = 2 if cell_type == "lstm" else 1
+        self.dropout = dropout
+        gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
+        for layer in range(num_layers):
+            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[: self.num_directions]:
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
+                          "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """`nn.GRU` / `nn.LSTM`'s own initialisation: U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def layer_weights(self, layer: int, direction: int) -> list[torch.Tensor]:
+        """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
+        suffix = "_reverse" if direction else ""
+        return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def extra_repr(self) -> str:
+        return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        initial_state: Sequence[LayerState] | None = None,
+        return_final_state: bool = True,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], list[LayerState] | None]:
+        """
+        Args:
+            inputs: [batch, time, input_size].
+            attention_mask: [batch, time], 1 for real tokens and 0 for padding (either side), or None.
+            initial_state: one `(h,)` / `(h, c)` per layer and direction (index `layer * num_directions +
+                direction`), each [batch, hidden_size]; None for zeros.
+            return_final_state: False returns None as `final_state` (an LSTM with padding then runs fused).
+
+        Returns:
+            `outputs` [batch, time, num_directions * hidden_size]: the top layer's outputs at their tokens' positions,
+            0 at padding; `layer_outputs`: the same for every layer, bottom first; `final_state`: one `(h,)` / `(h, c)`
+            per layer and direction, each [batch, hidden_size], after each row's last real token (for the backward
+            direction: after its first).
+        """
+        batch_size, seq_len, _ = inputs.shape
+        step_mask = order = None
+        if attention_mask is not None:
+            mask = attention_mask.bool()
+            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
+            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
+            lengths = mask.sum(dim=1, keepdim=True)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            step_mask = steps < lengths
+        if self.num_directions == 2:
+            if step_mask is None:
+                reverse = torch.arange(seq_len - 1, -1, -1, device=inputs.device).expand(batch_size, -1)
+            else:
+                # Step t reads valid step (length - 1 - t): the valid steps reversed in place, padding left after them.
+                # The permutation is its own inverse, so it also puts the backward outputs back in reading order.
+                reverse = torch.where(step_mask, lengths - 1 - steps, steps)
+        if initial_state is None:
+            zeros = inputs.new_zeros(batch_size, self.hidden_size)
+            initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
+
+        hidden, layer_outputs, final_state = inputs, [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+            direction_outputs = []
+            for direction in range(self.num_directions):
+                weights = self.layer_weights(layer, direction)
+                state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
+                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                outputs, final = run_recurrent_layer(
+                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                )
+                direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
+                final_state.append(final)
+            hidden = torch.cat(direction_outputs, dim=-1) if self.num_directions == 2 else direction_outputs[0]
+            layer_outputs.append(hidden)
+
+        if order is not None:
+            # Back to the tokens' positions; the steps after each row's valid ones land on its padding, as zeros.
+            index = order.unsqueeze(-1)
+            layer_outputs = [
+                torch.zeros_like(h).scatter(1, index.expand_as(h), h.masked_fill(~step_mask.unsqueeze(-1), 0))
+                for h in layer_outputs
+            ]
+        return layer_outputs[-1], tuple(layer_outputs), (final_state if return_final_state else None)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn._permute_steps
+def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[batch, time, features] → the same rows with step t taken from step index[b, t]."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentGenerationMixin
+class RecurrentGenerationMixin(GenerationMixin):
+    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`]."""
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # The cache is the recurrent state, not a key/value cache: the model builds its own on the first step.
+        return False
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        next_sequence_length: int | None = None,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        is_first_iteration: bool | None = False,
+        **kwargs,
+    ) -> dict:
+        """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
+        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
+        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
+        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
+        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
+            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
+            # generate() could tell this from): feed only the positions the state has not read.
+            next_sequence_length = input_ids.shape[1] - seen
+        if self.config.is_encoder_decoder:
+            # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
+            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+            model_inputs["decoder_input_ids"] = new_inputs
+            model_inputs["attention_mask"] = attention_mask
+        else:
+            if inputs_embeds is not None and is_first_iteration:
+                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+                model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
+            else:
+                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
+                model_inputs["input_ids"] = new_inputs
+            if attention_mask is not None:
+                # The state summarises the positions before these: the mask covers the new positions only.
+                model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
+        model_inputs["past_key_values"] = past_key_values
+        return model_inputs
+
+    def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
+        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
+        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
+        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
+        # None: not set, generate() then uses 1.
+        if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
+            raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
+        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+        cache = kwargs.get("past_key_values")
+        if hasattr(cache, "layer_states"):
+            self._check_cache_rows(cache, inputs, kwargs)
+        outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
+        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+            # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
+            outputs.past_key_values.rows_are_beams = True
+        return outputs
+
+    def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
+        """The state's row i must be row i of the inputs (before generate() expands them for beams / sequences):
+        otherwise the inputs, once expanded, may match the cache's size and silently continue from other rows."""
+        problem = None
+        if getattr(cache, "rows_are_beams", False):
+            problem = "it was returned by beam search: its rows are the last running beams, not the returned sequences"
+        states = cache.layer_states()
+        if inputs is None:
+            inputs = kwargs.get(self.main_input_name)
+        if inputs is None:
+            inputs = kwargs.get("inputs_embeds")
+        if problem is None and states is not None and inputs is not None and states[0][0].shape[0] != inputs.shape[0]:
+            problem = (
+                f"it holds {states[0][0].shape[0]} rows but the inputs have {inputs.shape[0]} (a cache returned by "
+                "beam search or with `num_return_sequences` > 1 holds one row per beam / sequence)"
+            )
+        if problem is not None:
+            raise ValueError(
+                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                "generation (one row per returned sequence), or pass no cache."
+            )
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.is_tracing
+def is_tracing() -> bool:
+    """True under `torch.compile` / `torch.export`, where data-dependent checks (a device→host sync) are skipped."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
 @dataclass
@@ -39,12 +445,34 @@ class Seq2SeqGRUAttentionEncoderOutput(ModelOutput):
         final_state (`torch.FloatTensor` of shape `[batch, num_layers, hidden_size]`):
             Each layer's state after the last real source token: the decoder's initial state.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-            `(embeddings, last_hidden_state)` when `output_hidden_states=True`.
+            `num_layers + 1` tensors (the embeddings, then each layer's outputs, directions summed) when
+            `output_hidden_states=True`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     final_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class Seq2SeqGRUAttentionDecoderOutput(ModelOutput):
+    """What the decoder returns.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `[batch, target_len, 2 * hidden_size]`):
+            `[attention vector; decoder output]` at each target position: what the output layer reads.
+        final_state (`list[tuple[torch.FloatTensor]]`):
+            Each decoder layer's state `(h,)`, h [batch, hidden_size], after the last target position.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            `num_layers + 1` tensors: the target embeddings, then each decoder layer's outputs.
+        attentions (`torch.FloatTensor` of shape `[batch, target_len, source_len]`, *optional*):
+            The attention weights over the source.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    final_state: list[LayerState] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: torch.FloatTensor | None = None
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -61,39 +489,6 @@ def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_to
     decoder_input_ids[:, 1:] = labels[:, :-1]
     decoder_input_ids[:, 0] = decoder_start_token_id
     return decoder_input_ids.masked_fill(decoder_input_ids == -100, pad_token_id)
-
-
-def run_packed_rnn(
-    rnn: nn.GRU, inputs: torch.Tensor, attention_mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Runs a batch-first GRU over the real tokens of each row only, wherever the padding is (left, right or both).
-
-    The real steps of each row are moved to the front, in order, and run as a packed sequence, so a padded row gives
-    exactly what it gives alone, and a bidirectional GRU's backward direction starts at the row's last real token.
-
-    Args:
-        rnn: a batch-first `nn.GRU`, uni- or bidirectional.
-        inputs: [batch, time, input_size].
-        attention_mask: [batch, time], 1 for real tokens and 0 for padding; every row has at least one real token.
-
-    Returns:
-        outputs [batch, time, num_directions * hidden_size], 0 at padded positions, and the final states
-        [num_layers * num_directions, batch, hidden_size] (PyTorch's layout).
-    """
-    mask = attention_mask.bool()
-    if bool(mask.all()):
-        return rnn(inputs)
-    seq_len = inputs.shape[1]
-    # A stable sort on "is padding" lists each row's real positions first, in their order.
-    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
-    compact = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
-    packed = pack_padded_sequence(compact, mask.sum(dim=1).cpu(), batch_first=True, enforce_sorted=False)
-    packed_outputs, final = rnn(packed)
-    compact_outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=seq_len)
-    # Put every output back at its token's position; the zeros after each row's end land on its padding.
-    index = order.unsqueeze(-1).expand_as(compact_outputs)
-    outputs = torch.zeros_like(compact_outputs).scatter(1, index, compact_outputs)
-    return outputs, final
 
 
 class Seq2SeqGRUAttentionLayer(nn.Module):
@@ -115,13 +510,13 @@ class Seq2SeqGRUAttentionLayer(nn.Module):
             self.score_proj = nn.Linear(hidden_size, 1, bias=False)
 
     def forward(
-        self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor
+        self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             query: [batch, target_len, hidden_size] decoder outputs.
             keys: [batch, source_len, hidden_size] encoder outputs (also the values).
-            key_mask: [batch, source_len] bool, True for real source tokens.
+            key_mask: [batch, source_len] bool, True for real source tokens, or None (every position is real).
 
         Returns:
             context [batch, target_len, hidden_size] (the attention vectors) and weights
@@ -135,29 +530,32 @@ class Seq2SeqGRUAttentionLayer(nn.Module):
             # [batch, target_len, 1, hidden] + [batch, 1, source_len, hidden] → one energy per (t, s) pair.
             energies = torch.tanh(self.query_proj(query).unsqueeze(2) + self.key_proj(keys).unsqueeze(1))
             scores = self.score_proj(energies).squeeze(-1)
-        # -inf before the softmax makes the padding weights exactly 0, not just small.
-        scores = scores.masked_fill(~key_mask.unsqueeze(1), float("-inf"))
+        if key_mask is not None:
+            # -inf before the softmax makes the padding weights exactly 0, not just small.
+            scores = scores.masked_fill(~key_mask.unsqueeze(1), float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         return weights @ keys, weights
 
 
 class Seq2SeqGRUAttentionEncoder(nn.Module):
-    """Shared embedding → (bi)directional GRU stack over the packed source. What `get_encoder()` returns."""
+    """Embedding → (bi)directional GRU stack over the real source tokens. What `get_encoder()` returns.
+
+    Holds the embedding that source and target share (the model's `get_input_embeddings()`).
+    """
 
     main_input_name = "input_ids"
 
     def __init__(self, config: Seq2SeqGRUAttentionConfig):
         super().__init__()
         self.config = config
-        # The decoder reads its tokens through this embedding too (the model's `get_input_embeddings()`).
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = nn.GRU(
+        self.rnn = RecurrentStack(
+            "gru",
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
             bidirectional=config.bidirectional_encoder,
         )
 
@@ -170,24 +568,29 @@ class Seq2SeqGRUAttentionEncoder(nn.Module):
             raise ValueError(f"`{name}` must be batched: got shape {tuple(tokens.shape)}.")
         if tokens.shape[0] == 0 or tokens.shape[1] == 0:
             raise ValueError(f"`{name}` is empty (shape {tuple(tokens.shape)}): every source needs at least one token.")
+        if inputs_embeds is not None and inputs_embeds.shape[-1] != self.config.embedding_dim:
+            raise ValueError(
+                f"`inputs_embeds` must be [batch, source_len, embedding_dim={self.config.embedding_dim}], got shape "
+                f"{tuple(inputs_embeds.shape)}."
+            )
+        if input_ids is not None and input_ids.dtype.is_floating_point:
+            raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
+        if attention_mask is not None and tuple(attention_mask.shape) != tuple(tokens.shape[:2]):
+            raise ValueError(
+                f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has {tuple(tokens.shape[:2])}."
+            )
+        if is_tracing():
+            return
+        # Data-dependent checks: a device→host sync, on the eager path only (once per source in generate()).
         if input_ids is not None:
-            if input_ids.dtype.is_floating_point:
-                raise ValueError(f"`input_ids` must hold integer token ids, got dtype {input_ids.dtype}.")
-            low, high = int(input_ids.min()), int(input_ids.max())
+            low, high = torch.aminmax(input_ids)
             if low < 0 or high >= self.config.vocab_size:
                 raise ValueError(
                     f"`input_ids` must be in [0, {self.config.vocab_size}) (the model's `vocab_size`), got values "
-                    f"from {low} to {high}."
+                    f"from {int(low)} to {int(high)}."
                 )
         if attention_mask is not None:
-            if tuple(attention_mask.shape) != tuple(tokens.shape[:2]):
-                raise ValueError(
-                    f"`attention_mask` has shape {tuple(attention_mask.shape)} but `{name}` has "
-                    f"{tuple(tokens.shape[:2])}."
-                )
-            empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
-            if empty_rows:
-                raise ValueError(f"Source row(s) {empty_rows} are all padding: every source needs a real token.")
+            check_no_empty_rows(attention_mask, "attention_mask")
 
     def forward(
         self,
@@ -203,7 +606,7 @@ class Seq2SeqGRUAttentionEncoder(nn.Module):
             input_ids: [batch, source_len] source ids (usually `<s> … </s>`).
             attention_mask: [batch, source_len], 1 for real tokens and 0 for padding (either side).
             inputs_embeds: [batch, source_len, embedding_dim], instead of `input_ids`.
-            output_hidden_states: also return `(embeddings, outputs)`.
+            output_hidden_states: also return the embeddings and each layer's outputs.
 
         Returns:
             [`Seq2SeqGRUAttentionEncoderOutput`] (or a tuple if `return_dict=False`).
@@ -212,18 +615,18 @@ class Seq2SeqGRUAttentionEncoder(nn.Module):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        if attention_mask is None:
-            attention_mask = torch.ones(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
 
-        outputs, final = run_packed_rnn(self.rnn, self.dropout(inputs_embeds), attention_mask)
+        outputs, layer_outputs, final_state = self.rnn(self.dropout(inputs_embeds), attention_mask)
         if self.config.bidirectional_encoder:
             # Sum the directions so that the decoder state and dot-product attention keep `hidden_size` units.
-            batch_size, seq_len, _ = outputs.shape
-            outputs = outputs.view(batch_size, seq_len, 2, self.config.hidden_size).sum(dim=2)
-            final = final.view(self.config.num_layers, 2, batch_size, self.config.hidden_size).sum(dim=1)
-        final_state = final.transpose(0, 1)  # batch-first, so that generate() can repeat it for beams
+            layer_outputs = tuple(h.view(*h.shape[:2], 2, self.config.hidden_size).sum(dim=2) for h in layer_outputs)
+            final = [forward[0] + backward[0] for forward, backward in zip(final_state[0::2], final_state[1::2])]
+        else:
+            final = [state[0] for state in final_state]
+        outputs = layer_outputs[-1]
+        final_state = torch.stack(final, dim=1)  # batch-first, so that generate() can repeat it for beams
 
-        hidden_states = (inputs_embeds, outputs) if output_hidden_states else None
+        hidden_states = (inputs_embeds, *layer_outputs) if output_hidden_states else None
         if not return_dict:
             return tuple(v for v in (outputs, final_state, hidden_states) if v is not None)
         return Seq2SeqGRUAttentionEncoderOutput(
@@ -231,19 +634,122 @@ class Seq2SeqGRUAttentionEncoder(nn.Module):
         )
 
 
+class Seq2SeqGRUAttentionDecoder(nn.Module):
+    """GRU stack over the target tokens, started from the encoder's final states, then attention over the encoder
+    outputs: returns `[attention vector; decoder output]` per target position. The encoder's mirror; it reads its
+    tokens through the encoder's (shared) embedding, given as `inputs_embeds`."""
+
+    def __init__(self, config: Seq2SeqGRUAttentionConfig):
+        super().__init__()
+        self.config = config
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = RecurrentStack(
+            "gru",
+            config.embedding_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.attention = Seq2SeqGRUAttentionLayer(config)
+
+    def forward(
+        self,
+        inputs_embeds: torch.FloatTensor,
+        encoder_hidden_states: torch.FloatTensor,
+        encoder_attention_mask: torch.Tensor | None,
+        initial_state: list[LayerState],
+        output_hidden_states: bool = False,
+    ) -> Seq2SeqGRUAttentionDecoderOutput:
+        """
+        Args:
+            inputs_embeds: [batch, target_len, embedding_dim] target embeddings.
+            encoder_hidden_states: [batch, source_len, hidden_size] encoder outputs.
+            encoder_attention_mask: [batch, source_len] bool, True for real source tokens, or None.
+            initial_state: each layer's `(h,)`, h [batch, hidden_size]: the encoder's final states or the cache.
+            output_hidden_states: also return the embeddings and each layer's outputs.
+        """
+        outputs, layer_outputs, final_state = self.rnn(self.dropout(inputs_embeds), None, initial_state)
+        context, weights = self.attention(outputs, encoder_hidden_states, encoder_attention_mask)
+        return Seq2SeqGRUAttentionDecoderOutput(
+            last_hidden_state=torch.cat([context, outputs], dim=-1),
+            final_state=final_state,
+            hidden_states=(inputs_embeds, *layer_outputs) if output_hidden_states else None,
+            attentions=weights,
+        )
+
+
+def check_no_empty_rows(attention_mask: torch.Tensor, name: str) -> None:
+    """A source row with no real token has nothing to attend to (its attention would be NaN): refuse it."""
+    empty_rows = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
+    if empty_rows:
+        raise ValueError(f"rows {empty_rows} of `{name}` are all padding: every source needs a real token.")
+
+
+# Folders keep the layout saved before the base model existed (no base-model prefix, the decoder's GRU and the
+# attention at the top level): transformers renames it on load (`from_pretrained`) and back on save, so older versions
+# of this code load new folders.
+SAVED_LAYOUT = [
+    (r"^encoder\.", "model.encoder."),
+    (r"^decoder\.weight_", "model.decoder.rnn.weight_"),
+    (r"^decoder\.bias_", "model.decoder.rnn.bias_"),
+    (r"^attention\.", "model.decoder.attention."),
+]
+register_checkpoint_conversion_mapping(
+    "seq2seq_gru_attention", [WeightRenaming(saved, current) for saved, current in SAVED_LAYOUT], overwrite=True
+)
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.load_saved_layout
+def load_saved_layout(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """`load_state_dict` pre-hook: the Trainer reloads checkpoints (resume, best model) with `load_state_dict`, not
+    `from_pretrained`, so the saved layout is renamed here too."""
+    if prefix:  # only for the model `load_state_dict` was called on
+        return
+    base_prefix = f"{module.base_model_prefix}."
+    for key in list(state_dict):
+        name = key
+        for saved, current in SAVED_LAYOUT:
+            name, renamed = re.subn(saved, current, name, count=1)
+            if renamed:
+                break
+        if module.base_model is module:
+            name = name.removeprefix(base_prefix)
+        if name != key:
+            state_dict[name] = state_dict.pop(key)
+
+
 class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
     config_class = Seq2SeqGRUAttentionConfig
-    base_model_prefix = "seq2seq_gru_attention"
+    base_model_prefix = "model"
     main_input_name = "input_ids"
     _no_split_modules = []
+    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup.
+    _is_stateful = True
 
+    def __init__(self, config: Seq2SeqGRUAttentionConfig, *inputs, **kwargs):
+        # Values set on the config after it was built (or given to `from_pretrained(..., attention_type=...)`) are
+        # checked as the constructor checks them.
+        config.check_values()
+        super().__init__(config, *inputs, **kwargs)
+        self.register_load_state_dict_pre_hook(load_saved_layout)
+
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNPreTrainedModel.save_pretrained
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; a head's folder also names its base model in `auto_map`, so that
+        `AutoModel.from_pretrained(repo, trust_remote_code=True)` loads the backbone where rnnformers is absent."""
+        if self._auto_class is not None and self.base_model is not self:
+            base_class = type(self.base_model)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_weights
     @torch.no_grad()
     def _init_weights(self, module):
-        # PyTorch's own defaults, which the chapter's model trains with.
-        if isinstance(module, nn.GRU):
-            bound = 1.0 / math.sqrt(module.hidden_size)
-            for param in module.parameters():
-                init.uniform_(param, -bound, bound)
+        # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
+        if isinstance(module, RecurrentStack):
+            module.reset_parameters()
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
@@ -251,31 +757,192 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
                 init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=1.0)
-            if module.padding_idx is not None:
+            # The row is a view without the "already loaded" flag of its weight: check the weight's flag, as
+            # transformers does, so that a loaded (e.g. pretrained, non-zero) padding embedding is kept.
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
                 init.zeros_(module.weight[module.padding_idx])
 
 
-class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
-    """GRU encoder–decoder with attention for translation (the chapter's `NmtModel` with attention).
+class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
+    """The encoder–decoder without its output layer: encoder → decoder with attention. What `AutoModel` loads.
 
-    `past_key_values` is the decoder's recurrent state `(h,)`, h of shape [batch, num_layers, hidden_size]; with it,
-    `decoder_input_ids` holds only the new tokens. The encoder outputs never change while decoding, so `generate()`
-    keeps them in `encoder_outputs`.
+    `last_hidden_state` [batch, target_len, 2 * hidden_size] is `[attention vector; decoder output]` at each target
+    position; `past_key_values` the decoder's [`RecurrentStateCache`].
     """
-
-    _tied_weights_keys = {"lm_head.weight": "encoder.embed_tokens.weight"}
 
     def __init__(self, config: Seq2SeqGRUAttentionConfig):
         super().__init__(config)
         self.encoder = Seq2SeqGRUAttentionEncoder(config)
-        self.decoder = nn.GRU(
-            config.embedding_dim,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
+        self.decoder = Seq2SeqGRUAttentionDecoder(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.encoder.embed_tokens = value
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqGRUAttentionEncoder:
+        return self.encoder
+
+    def get_decoder(self) -> Seq2SeqGRUAttentionDecoder:
+        return self.decoder
+
+    def _validate_decoder_inputs(self, decoder_input_ids, decoder_inputs_embeds, past_key_values, batch_size):
+        if (decoder_input_ids is None) == (decoder_inputs_embeds is None):
+            raise ValueError("Pass exactly one of `decoder_input_ids` or `decoder_inputs_embeds` (or `labels`).")
+        tokens = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+        name = "decoder_input_ids" if decoder_input_ids is not None else "decoder_inputs_embeds"
+        if tokens.dim() != (2 if decoder_input_ids is not None else 3) or tokens.shape[1] == 0:
+            raise ValueError(f"`{name}` must be batched with at least one step, got shape {tuple(tokens.shape)}.")
+        if tokens.shape[0] != batch_size:
+            raise ValueError(f"`{name}` has {tokens.shape[0]} rows but the source has {batch_size}.")
+        if decoder_inputs_embeds is not None and decoder_inputs_embeds.shape[-1] != self.config.embedding_dim:
+            raise ValueError(
+                f"`decoder_inputs_embeds` must be [batch, target_len, embedding_dim={self.config.embedding_dim}], "
+                f"got shape {tuple(decoder_inputs_embeds.shape)}."
+            )
+        if decoder_input_ids is not None and decoder_input_ids.dtype.is_floating_point:
+            raise ValueError(f"`decoder_input_ids` must hold integer token ids, got dtype {decoder_input_ids.dtype}.")
+        if past_key_values is not None:
+            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
+                raise ValueError(
+                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call, got "
+                    f"{type(past_key_values).__name__}."
+                )
+            states = past_key_values.layer_states()
+            expected = (batch_size, self.config.hidden_size)
+            if states is not None and (
+                len(states) != self.config.num_layers
+                or any(len(layer) != 1 or tuple(layer[0].shape) != expected for layer in states)
+            ):
+                raise ValueError(
+                    f"`past_key_values` must hold {self.config.num_layers} layers of one decoder state shaped "
+                    f"{expected} (batch, hidden_size)."
+                )
+        # One device→host sync, on the eager path only. Ids that continue a state (each step of generate() after the
+        # first) are the model's own samples: checking them would sync at every generated token.
+        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        if is_tracing() or decoder_input_ids is None or continuing:
+            return
+        low, high = torch.aminmax(decoder_input_ids)
+        if low < 0 or high >= self.config.vocab_size:
+            raise ValueError(
+                f"`decoder_input_ids` must be in [0, {self.config.vocab_size}), got values from {int(low)} to "
+                f"{int(high)}."
+            )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
+        past_key_values: RecurrentStateCache | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        decoder_inputs_embeds: torch.FloatTensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqModelOutput | tuple:
+        r"""
+        Args: as [`Seq2SeqGRUAttention.forward`], without `labels`: `decoder_input_ids` (or `decoder_inputs_embeds`)
+        are required.
+
+        Returns:
+            [`Seq2SeqModelOutput`] with `last_hidden_state` `[batch, target_len, 2 * hidden_size]`.
+        """
+        if use_cache is None:
+            # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
+            # sees one among the outputs.
+            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
-        self.attention = Seq2SeqGRUAttentionLayer(config)
+
+        # 1. Encode (generate() runs the encoder once and passes its outputs at every step).
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+            )
+        else:
+            if not isinstance(encoder_outputs, Seq2SeqGRUAttentionEncoderOutput):
+                encoder_outputs = Seq2SeqGRUAttentionEncoderOutput(*encoder_outputs)
+            if attention_mask is not None and past_key_values is None and not is_tracing():
+                # Checked once per source: the encoder checked it if it ran, else here, before the first step.
+                check_no_empty_rows(attention_mask, "attention_mask")
+        source = encoder_outputs.last_hidden_state
+        batch_size = source.shape[0]
+
+        # 2. Decode, from the encoder's final states or from the cached state.
+        self._validate_decoder_inputs(decoder_input_ids, decoder_inputs_embeds, past_key_values, batch_size)
+        if decoder_inputs_embeds is None:
+            decoder_inputs_embeds = self.get_input_embeddings()(decoder_input_ids)
+        initial_state = past_key_values.layer_states() if past_key_values is not None else None
+        if initial_state is None:
+            final_state = encoder_outputs.final_state.to(decoder_inputs_embeds.dtype)
+            initial_state = [(final_state[:, layer],) for layer in range(self.config.num_layers)]
+        decoder_outputs = self.decoder(
+            decoder_inputs_embeds,
+            source,
+            attention_mask.bool() if attention_mask is not None else None,
+            initial_state,
+            output_hidden_states=output_hidden_states,
+        )
+
+        if use_cache:
+            if past_key_values is None:
+                past_key_values = RecurrentStateCache(self.config.num_layers, 1)
+            past_key_values.update_layer_states(decoder_outputs.final_state, decoder_inputs_embeds.shape[1])
+        else:
+            past_key_values = None
+        cross_attentions = (decoder_outputs.attentions.unsqueeze(1),) if output_attentions else None
+        if not return_dict:
+            return tuple(
+                v
+                for v in (
+                    decoder_outputs.last_hidden_state,
+                    past_key_values,
+                    decoder_outputs.hidden_states,
+                    cross_attentions,
+                    source,
+                    encoder_outputs.hidden_states,
+                )
+                if v is not None
+            )
+        return Seq2SeqModelOutput(
+            last_hidden_state=decoder_outputs.last_hidden_state,
+            past_key_values=past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            cross_attentions=cross_attentions,
+            encoder_last_hidden_state=source,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+        )
+
+
+class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGenerationMixin):
+    """GRU encoder–decoder with attention for translation (the chapter's `NmtModel` with attention):
+    [`Seq2SeqGRUAttentionModel`] → dropout → linear layer over the vocabulary (through a projection to
+    `embedding_dim` when the output layer is tied to the embedding).
+
+    `past_key_values` is the decoder's [`RecurrentStateCache`]; with it, `decoder_input_ids` holds only the new tokens.
+    The encoder outputs never change while decoding, so `generate()` keeps them in `encoder_outputs`.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.encoder.embed_tokens.weight"}
+
+    def __init__(self, config: Seq2SeqGRUAttentionConfig):
+        super().__init__(config)
+        self.model = Seq2SeqGRUAttentionModel(config)
         self.dropout = nn.Dropout(config.dropout)
         combined_size = 2 * config.hidden_size  # [attention vector; decoder output]
         if config.tie_word_embeddings:
@@ -287,14 +954,17 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
             self.lm_head = nn.Linear(combined_size, config.vocab_size)
         self.post_init()
 
-    def get_encoder(self) -> Seq2SeqGRUAttentionEncoder:
-        return self.encoder
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqGRUAttentionEncoder:
+        return self.model.encoder
+
+    def get_decoder(self) -> Seq2SeqGRUAttentionDecoder:
+        return self.model.decoder
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.encoder.embed_tokens
+        return self.model.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Embedding):
-        self.encoder.embed_tokens = value
+        self.model.set_input_embeddings(value)
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
@@ -302,37 +972,20 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear):
         self.lm_head = value
 
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        # The cache is the decoder's recurrent state, not a key/value cache: generate() must not build one.
-        return False
-
-    def _validate_decoder_inputs(self, decoder_input_ids, decoder_inputs_embeds, labels, past_key_values, batch_size):
-        tokens = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
-        name = "decoder_input_ids" if decoder_input_ids is not None else "decoder_inputs_embeds"
-        if tokens.dim() != (2 if decoder_input_ids is not None else 3) or tokens.shape[1] == 0:
-            raise ValueError(f"`{name}` must be batched with at least one step, got shape {tuple(tokens.shape)}.")
-        if tokens.shape[0] != batch_size:
-            raise ValueError(f"`{name}` has {tokens.shape[0]} rows but the source has {batch_size}.")
-        if decoder_input_ids is not None:
-            low, high = int(decoder_input_ids.min()), int(decoder_input_ids.max())
-            if low < 0 or high >= self.config.vocab_size:
-                raise ValueError(
-                    f"`decoder_input_ids` must be in [0, {self.config.vocab_size}), got values from {low} to {high}."
-                )
-        if labels is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
-            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but `{name}` has {tuple(tokens.shape[:2])}.")
-        if past_key_values is not None:
-            expected = (batch_size, self.config.num_layers, self.config.hidden_size)
-            if (
-                not isinstance(past_key_values, (tuple, list))
-                or len(past_key_values) != 1
-                or tuple(past_key_values[0].shape) != expected
-            ):
-                raise ValueError(
-                    f"`past_key_values` must be a tuple holding one tensor shaped {expected} (the decoder state "
-                    "returned by a previous call)."
-                )
+    def _validate_labels(self, labels):
+        if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
+        if labels.dim() != 2:
+            raise ValueError(f"`labels` must be [batch, target_len] token ids, got shape {tuple(labels.shape)}.")
+        if is_tracing():
+            return
+        bad = (labels != -100) & ((labels < 0) | (labels >= self.config.vocab_size))
+        if bad.any():
+            raise ValueError(
+                f"`labels` must be token ids in [0, {self.config.vocab_size}) (`vocab_size`) or -100 (ignored), got "
+                f"{labels[bad].unique().tolist()}."
+            )
 
     def forward(
         self,
@@ -341,7 +994,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
-        past_key_values: DecoderState | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         decoder_inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
@@ -364,8 +1017,8 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
                 left to right and target padding is on the right, so padding never changes a real position's output.
             encoder_outputs ([`Seq2SeqGRUAttentionEncoderOutput`], *optional*): the encoder's outputs for the source,
                 to skip running it again (what `generate()` does).
-            past_key_values (`tuple[torch.Tensor]`, *optional*): the decoder state `(h,)` after the target tokens
-                seen so far, h `[batch, num_layers, hidden_size]`.
+            past_key_values ([`RecurrentStateCache`], *optional*): the decoder state after the target tokens seen so
+                far (one `(h,)` per layer). Updated in place and returned.
             inputs_embeds / decoder_inputs_embeds (*optional*): embeddings instead of `input_ids` /
                 `decoder_input_ids`.
             labels (`torch.LongTensor` of shape `[batch, target_len]`, *optional*): target ids ending with `</s>`;
@@ -373,56 +1026,46 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
             use_cache (`bool`, *optional*): return the decoder state as `past_key_values`.
             output_attentions (`bool`, *optional*): return the attention weights as `cross_attentions`, one tensor
                 `[batch, 1, target_len, source_len]` (one layer, one head).
-            output_hidden_states (`bool`, *optional*): return `(embeddings, top-layer outputs)` of the encoder and
-                the decoder.
+            output_hidden_states (`bool`, *optional*): return the embeddings and each layer's outputs of the encoder
+                and the decoder (`num_layers + 1` tensors each).
 
         Returns:
             [`Seq2SeqLMOutput`] with `logits` `[batch, target_len, vocab_size]` and `loss` if `labels` was given.
         """
-        use_cache = use_cache if use_cache is not None else self.config.use_cache
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
-                output_hidden_states=output_hidden_states,
-                return_dict=True,
-            )
-        elif not isinstance(encoder_outputs, Seq2SeqGRUAttentionEncoderOutput):
-            encoder_outputs = Seq2SeqGRUAttentionEncoderOutput(*encoder_outputs)
-        source = encoder_outputs.last_hidden_state
-        batch_size, source_len, _ = source.shape
-        if attention_mask is None:
-            source_mask = torch.ones(batch_size, source_len, dtype=torch.bool, device=source.device)
-        else:
-            source_mask = attention_mask.bool()
-
-        if decoder_input_ids is None and decoder_inputs_embeds is None:
-            if labels is None:
-                raise ValueError("Pass `labels` or `decoder_input_ids` (or `decoder_inputs_embeds`).")
-            if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
-                raise ValueError(
-                    "Making decoder inputs from `labels` needs `config.decoder_start_token_id` and "
-                    "`config.pad_token_id`."
+        if labels is not None:
+            self._validate_labels(labels)
+            if decoder_input_ids is None and decoder_inputs_embeds is None:
+                if self.config.decoder_start_token_id is None or self.config.pad_token_id is None:
+                    raise ValueError(
+                        "Making decoder inputs from `labels` needs `config.decoder_start_token_id` and "
+                        "`config.pad_token_id`."
+                    )
+                decoder_input_ids = shift_tokens_right(
+                    labels, self.config.pad_token_id, self.config.decoder_start_token_id
                 )
-            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
-        self._validate_decoder_inputs(decoder_input_ids, decoder_inputs_embeds, labels, past_key_values, batch_size)
-        if decoder_inputs_embeds is None:
-            decoder_inputs_embeds = self.encoder.embed_tokens(decoder_input_ids)
+        elif decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError("Pass `labels` or `decoder_input_ids` (or `decoder_inputs_embeds`).")
+        if labels is not None:
+            tokens = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
+            if tuple(labels.shape) != tuple(tokens.shape[:2]):
+                raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the decoder inputs have "
+                                 f"{tuple(tokens.shape[:2])}.")
 
-        # The decoder starts from the encoder's final states, or goes on from the cached state.
-        state = past_key_values[0] if past_key_values is not None else encoder_outputs.final_state
-        decoder_outputs, final = self.decoder(
-            self.dropout(decoder_inputs_embeds), state.transpose(0, 1).contiguous().to(decoder_inputs_embeds.dtype)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
-        context, weights = self.attention(decoder_outputs, source, source_mask)
-        combined = self.dropout(torch.cat([context, decoder_outputs], dim=-1))
+        combined = self.dropout(outputs.last_hidden_state)
         if self.output_projection is not None:
             combined = self.output_projection(combined)
         logits = self.lm_head(combined)
@@ -431,24 +1074,28 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = self._loss(logits, labels, kwargs.get("num_items_in_batch"))
 
-        past = (final.transpose(0, 1),) if use_cache else None
-        cross_attentions = (weights.unsqueeze(1),) if output_attentions else None
-        decoder_hidden_states = (decoder_inputs_embeds, decoder_outputs) if output_hidden_states else None
         if not return_dict:
             output = tuple(
                 v
-                for v in (logits, past, decoder_hidden_states, cross_attentions, source, encoder_outputs.hidden_states)
+                for v in (
+                    logits,
+                    outputs.past_key_values,
+                    outputs.decoder_hidden_states,
+                    outputs.cross_attentions,
+                    outputs.encoder_last_hidden_state,
+                    outputs.encoder_hidden_states,
+                )
                 if v is not None
             )
             return ((loss,) + output) if loss is not None else output
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=past,
-            decoder_hidden_states=decoder_hidden_states,
-            cross_attentions=cross_attentions,
-            encoder_last_hidden_state=source,
-            encoder_hidden_states=encoder_outputs.hidden_states,
+            past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
         )
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
@@ -463,51 +1110,18 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, GenerationMixin):
             num_items_in_batch = num_items_in_batch.to(total.device)
         return total / num_items_in_batch
 
-    def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with a clear error for `num_beams` < 1 (transformers divides by it first)."""
-        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
-        # None: not set, generate() then uses 1.
-        if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
-            raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        return super().generate(inputs, generation_config=generation_config, **kwargs)
-
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """What `DataCollatorForSeq2Seq(model=...)` calls, so that batches carry `decoder_input_ids` (the Trainer's
         label smoothing pops `labels` before the forward pass)."""
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
-    def prepare_inputs_for_generation(
-        self,
-        decoder_input_ids: torch.LongTensor,
-        past_key_values: DecoderState | None = None,
-        attention_mask: torch.Tensor | None = None,
-        encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | None = None,
-        use_cache: bool | None = None,
-        **kwargs,
-    ) -> dict:
-        if past_key_values is not None:
-            # The state already summarises the target so far: feed only the newest token.
-            decoder_input_ids = decoder_input_ids[:, -1:]
-        model_inputs = {
-            "decoder_input_ids": decoder_input_ids,
-            "attention_mask": attention_mask,
-            "encoder_outputs": encoder_outputs,
-            "past_key_values": past_key_values,
-            "use_cache": use_cache,
-        }
-        for name in ("output_attentions", "output_hidden_states"):
-            if name in kwargs:
-                model_inputs[name] = kwargs[name]
-        return model_inputs
-
-    def _reorder_cache(self, past_key_values: DecoderState, beam_idx: torch.LongTensor) -> DecoderState:
-        """Beam search: keep the decoder states of the beams it continues, in their new order."""
-        return tuple(s.index_select(0, beam_idx.to(s.device)) for s in past_key_values)
-
 
 __all__ = [
+    "RecurrentStateCache",
     "Seq2SeqGRUAttention",
+    "Seq2SeqGRUAttentionDecoder",
     "Seq2SeqGRUAttentionEncoder",
     "Seq2SeqGRUAttentionEncoderOutput",
+    "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
 ]
