@@ -336,6 +336,7 @@ def test_torch_compile_fullgraph_runs_without_graph_breaks(family):
 REMOTE_CODE_CHECK = """
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+from transformers import AutoModelForTokenClassification
 from transformers import AutoModel
 for name, auto in {families}:
     inputs = torch.load(f"{{name}}-inputs.pt")
