@@ -10,6 +10,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
 )
 
 from .models.char_rnn import (
@@ -20,6 +21,12 @@ from .models.char_rnn import (
     RecurrentStateCache,
 )
 from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
+from .models.rnn_tagger import (
+    RNNTaggerConfig,
+    RNNTaggerForTokenClassification,
+    RNNTaggerModel,
+    RNNTaggerPreTrainedModel,
+)
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
@@ -39,6 +46,8 @@ for config_class, model_class, auto_model_class in (
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
+    (RNNTaggerConfig, RNNTaggerModel, AutoModel),
+    (RNNTaggerConfig, RNNTaggerForTokenClassification, AutoModelForTokenClassification),
 ):
     AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
     auto_model_class.register(config_class, model_class, exist_ok=True)
@@ -57,6 +66,10 @@ __all__ = [
     "GRUForSequenceClassification",
     "GRUModel",
     "GRUPreTrainedModel",
+    "RNNTaggerConfig",
+    "RNNTaggerForTokenClassification",
+    "RNNTaggerModel",
+    "RNNTaggerPreTrainedModel",
     "RecurrentStateCache",
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",

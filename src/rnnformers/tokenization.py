@@ -132,3 +132,36 @@ def train_subword_tokenizer(
 
 
 __all__ = ["build_char_tokenizer", "train_subword_tokenizer", "PAD_TOKEN", "UNK_TOKEN", "BOS_TOKEN", "EOS_TOKEN"]
+
+
+def train_word_piece_tokenizer_for_words(
+    words: Iterable[str], vocab_size: int = 16_000, min_frequency: int = 1
+) -> PreTrainedTokenizerFast:
+    """Trains a cased WordPiece tokenizer for text that comes split into words (a tagger's input, CoNLL-U's words).
+
+    Words are split on whitespace only (punctuation inside a word, as in UD's `n't` or `e-mail`, stays in it), then
+    into the word's frequent pieces: frequent words are one token, rarer ones a first piece and `##`-continuations, so
+    no word is ever unknown as a whole. The `##` prefix is what lets `pipeline("token-classification")` tell a word's
+    first token from its continuations and merge them with `aggregation_strategy`. `<pad>` is id 0, `<unk>` id 1.
+
+    Args:
+        words: the training words (one word per item; a string holding spaces counts as several words).
+        vocab_size: size of the vocabulary, special tokens included.
+        min_frequency: minimum count of a piece to enter the vocabulary.
+    """
+    if not isinstance(vocab_size, int) or vocab_size < 10:
+        raise ValueError(f"vocab_size must be an integer of at least 10, got {vocab_size!r}.")
+    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK_TOKEN))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=False
+    )
+    tokenizer.train_from_iterator(_TextBatches(words), trainer=trainer)
+    if tokenizer.get_vocab_size() <= 2:
+        raise ValueError("words hold no text to build a vocabulary from.")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD_TOKEN, unk_token=UNK_TOKEN)
+
+
+__all__.append("train_word_piece_tokenizer_for_words")

@@ -1,0 +1,272 @@
+#!/usr/bin/env python
+"""Train a recurrent sequence tagger — the seed's LSTM POS tagger or its Bi-LSTM CRF — with the Trainer API.
+
+In the style of transformers' `run_ner.py`: arguments are dataclasses parsed by `HfArgumentParser` together with
+`TrainingArguments`, so every Trainer option works (checkpoints, `--resume_from_checkpoint`, `--use_cpu --bf16`,
+`--push_to_hub`), and the script runs unchanged under `accelerate launch` (e.g. two CPU processes).
+
+    python scripts/train_tagger.py --do_train --do_eval --output_dir outputs/tagger-ewt-crf \
+        --train_file ../shared/data/ud-english-ewt/en_ewt-ud-train.conllu \
+        --validation_file ../shared/data/ud-english-ewt/en_ewt-ud-dev.conllu \
+        --config_overrides "hidden_size=128,token_dropout=0.1,use_crf=true" \
+        --num_train_epochs 20 --learning_rate 2e-3 --eval_strategy epoch --save_strategy epoch \
+        --load_best_model_at_end --metric_for_best_model accuracy
+    python scripts/train_tagger.py --do_eval --model_name_or_path outputs/tagger-ewt-crf \
+        --validation_file ../shared/data/ud-english-ewt/en_ewt-ud-dev.conllu --output_dir outputs/tagger-ewt-crf
+
+Data: CoNLL-U files (`--train_file`, `--validation_file`, `--test_file`), one label per *word* from `--label_column`
+(`upos` by default; `xpos`, `deprel`, or `misc:<Key>` such as BIO entity tags kept in MISC as `NER=B-PER`).
+Multiword-token lines and empty nodes are skipped, as UD defines them (`rnnformers.training.token_classification`).
+Words are tokenised with `is_split_into_words=True`; a word's first token carries its label, its other tokens -100
+(`--label_all_tokens` labels them all). The tokenizer is a cased WordPiece trained on the training words
+(`--tokenizer_vocab_size`), or `--tokenizer_name`. Scores: accuracy over words, and for BIO tags seqeval's entity
+precision / recall / F1; `--do_predict` also writes each test word's predicted tag to `predictions.tsv`. The output
+folder (model + code, tokenizer, card with the scores) loads with `pipeline("token-classification", model=...,
+trust_remote_code=True)`. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import DatasetDict
+from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, set_seed
+
+from rnnformers import RNNTaggerForTokenClassification
+from rnnformers.tokenization import train_word_piece_tokenizer_for_words
+from rnnformers.training.hub import HubUpload, push_at_end
+from rnnformers.training.lifecycle import (
+    BaseDataArguments,
+    BaseModelArguments,
+    TrainingArguments,
+    check_tokenizer_matches,
+    evaluate_and_save,
+    load_or_build_model,
+    load_saved_tokenizer,
+    parse_args_and_set_up_logging,
+    save_tokenizer_and_card,
+    take_samples,
+    train_and_save,
+)
+from rnnformers.training.modelcard import CardInfo, CardMetric, not_trained_text, write_model_card
+from rnnformers.training.token_classification import (
+    check_labels,
+    is_bio_scheme,
+    label_list,
+    read_conllu,
+    token_classification_metrics,
+    tokenize_and_align_labels,
+    word_level_sequences,
+)
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelArguments(BaseModelArguments):
+    tokenizer_vocab_size: int = field(
+        default=8000, metadata={"help": "Vocabulary size of the WordPiece trained on the training words."}
+    )
+
+
+@dataclass
+class DataArguments(BaseDataArguments):
+    train_file: str | None = field(default=None, metadata={"help": "CoNLL-U training file (--do_train)."})
+    validation_file: str | None = field(default=None, metadata={"help": "CoNLL-U validation file (--do_eval)."})
+    test_file: str | None = field(default=None, metadata={"help": "CoNLL-U test file (--do_predict)."})
+    label_column: str = field(
+        default="upos", metadata={"help": "CoNLL-U field of the labels: upos, xpos, deprel or misc:<Key>."}
+    )
+    label_all_tokens: bool = field(
+        default=False, metadata={"help": "Give every token of a word the word's label, not only its first."}
+    )
+
+
+def check_files(data_args: DataArguments, training_args: TrainingArguments):
+    """Each requested step has its file (flags of two dataclasses, so checked here rather than in a __post_init__)."""
+    for wanted, flag, file_flag, path in (
+        (training_args.do_train, "--do_train", "--train_file", data_args.train_file),
+        (training_args.do_eval, "--do_eval", "--validation_file", data_args.validation_file),
+        (training_args.do_predict, "--do_predict", "--test_file", data_args.test_file),
+    ):
+        if wanted and path is None:
+            raise ValueError(f"{flag} needs {file_flag}.")
+
+
+def main():
+    model_args, data_args, training_args = parse_args_and_set_up_logging(
+        (ModelArguments, DataArguments, TrainingArguments), logger
+    )
+    check_files(data_args, training_args)
+    hub_upload = HubUpload.take_from(training_args)
+    set_seed(training_args.seed)
+
+    # Data: CoNLL-U sentences (words and their labels) per split.
+    files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+    wanted = {"train": training_args.do_train, "validation": training_args.do_eval, "test": training_args.do_predict}
+    with training_args.main_process_first(desc="reading CoNLL-U"):
+        raw = {split: read_conllu(path, data_args.label_column) for split, path in files.items() if wanted[split]}
+    # A new model's tag set is the whole training file's, even when fewer sentences are kept.
+    labels = label_list(raw["train"]) if "train" in raw else None
+    raw = DatasetDict(take_samples(raw, data_args, training_args.seed))
+    logger.info("sentences: %s", {split: len(data) for split, data in raw.items()})
+
+    # Tokenizer: a saved one, or a WordPiece trained on the training words.
+    tokenizer = load_saved_tokenizer(model_args)
+    if tokenizer is None:
+        words = (word for sentence in raw["train"]["tokens"] for word in sentence)
+        tokenizer = train_word_piece_tokenizer_for_words(words, vocab_size=model_args.tokenizer_vocab_size)
+    check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
+
+    # Model: the labels are the training file's (new model) or the saved model's, which every file must stay within.
+    label_kwargs = {} if model_args.model_name_or_path else {
+        "id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}
+    }
+    model = load_or_build_model(
+        model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+        **label_kwargs,
+    )
+    if model.config.char_features and not model_args.model_name_or_path:
+        # The character features read each token's string; a saved model keeps them in its weights.
+        model.base_model.set_token_strings(tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size))))
+    for split, dataset in raw.items():
+        check_labels(dataset, model.config.label2id, files[split])
+    entity_scores = is_bio_scheme(model.config.label2id)
+
+    with training_args.main_process_first(desc="tokenizing"):
+        tokenized = raw.map(
+            tokenize_and_align_labels,
+            batched=True,
+            fn_kwargs={"tokenizer": tokenizer, "label2id": model.config.label2id,
+                       "label_all_tokens": data_args.label_all_tokens},
+            remove_columns=["sent_id", "tokens", "tags"],
+        )
+
+    # Trainer.
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"] if training_args.do_train else None,
+        eval_dataset=tokenized.get("validation"),
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        compute_metrics=token_classification_metrics(model.config.id2label, entity_scores),
+    )
+
+    # Train.
+    if training_args.do_train:
+        train_and_save(trainer)
+
+    # Evaluate: word accuracy (and entity scores) on validation (--do_eval) and test (--do_predict, + predictions).
+    card_metrics = []
+    if training_args.do_eval:
+        metrics = evaluate_and_save(trainer, tokenized["validation"], "validation")
+        card_metrics += card_metrics_of("validation", metrics, data_args, entity_scores)
+    if training_args.do_predict:
+        prediction = trainer.predict(tokenized["test"], metric_key_prefix="test")
+        metrics = {**prediction.metrics, "test_samples": len(tokenized["test"])}
+        trainer.log_metrics("test", metrics)
+        trainer.save_metrics("test", metrics)
+        if trainer.is_world_process_zero():
+            write_predictions(Path(training_args.output_dir) / "predictions.tsv", raw["test"], prediction,
+                              model.config.id2label)
+        card_metrics += card_metrics_of("test", metrics, data_args, entity_scores)
+
+    # Save: tokenizer, card, upload.
+    def write_card():
+        write_tagger_card(training_args, model_args, data_args, trainer.model, card_metrics)
+
+    save_tokenizer_and_card(trainer, tokenizer, model_args.model_name_or_path, write_card)
+    push_at_end(trainer, hub_upload)
+
+
+def card_metrics_of(split: str, metrics: dict, data_args: DataArguments, entity_scores: bool) -> list[CardMetric]:
+    path = Path(data_args.validation_file if split == "validation" else data_args.test_file)
+    return [
+        CardMetric(
+            metric_type="f1" if metric == "entity_f1" else "accuracy",
+            name=f"{split} {data_args.label_column} {metric.replace('_', ' ')}",
+            value=round(metrics[f"{split}_{metric}"], 4),
+            dataset_type=path.name,
+            dataset_name=path.name,
+            split=f"{split} ({metrics[f'{split}_samples']:,} sentences, gold words)",
+        )
+        for metric in (("accuracy", "entity_f1") if entity_scores else ("accuracy",))
+    ]
+
+
+def write_predictions(path: Path, sentences, prediction, id2label: dict[int, str]):
+    """One block per sentence: `# sent_id = ...`, then `word<TAB>predicted<TAB>gold` per word."""
+    predicted, _ = word_level_sequences(prediction.predictions.argmax(-1), prediction.label_ids, id2label)
+    with path.open("w", encoding="utf-8") as handle:
+        for sentence, tags in zip(sentences, predicted):
+            handle.write(f"# sent_id = {sentence['sent_id']}\n")
+            for word, tag, gold in zip(sentence["tokens"], tags, sentence["tags"]):
+                handle.write(f"{word}\t{tag}\t{gold}\n")
+            handle.write("\n")
+
+
+def write_tagger_card(training_args, model_args, data_args, model, card_metrics):
+    config = model.config
+    name = Path(training_args.output_dir).name
+    repo = training_args.hub_model_id or f"your-name/{name}"
+    kind = ("Bi" if config.bidirectional else "") + config.cell_type.upper() + ("-CRF" if config.use_crf else "")
+    description = (
+        f"A {kind} sequence tagger ({config.num_layers} recurrent layers of {config.hidden_size} units per "
+        f"direction, {config.embedding_dim}-dimensional WordPiece embeddings"
+        + (f" and {config.char_features} character features per token" if config.char_features else "")
+        + f", {model.num_parameters():,} parameters) "
+        f"for `{data_args.label_column}` labels, after the PyTorch NLP tutorial's \"Sequence Models and LSTM "
+        f"Networks\" and \"Bi-LSTM CRF\". Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
+        + (
+            "\n\nWith its CRF, the model's `logits` are the Viterbi max-marginals (the score of the best label "
+            "sequence through each label, minus the best sequence's score): the pipeline's per-token argmax is the "
+            "Viterbi path, and a score is a confidence relative to the best other path, not a marginal probability."
+            if config.use_crf
+            else ""
+        )
+        + "\n\nThe pipeline merges adjacent words with the same tag into one group (transformers' `group_entities`); "
+        "for one tag per word, call `model.decode(...)` or use `aggregation_strategy=\"none\"` and keep each word's "
+        "first token."
+    )
+    usage = f"""
+from transformers import pipeline
+
+tagger = pipeline("token-classification", model="{repo}", trust_remote_code=True, aggregation_strategy="first")
+print(tagger("I did n't see the old man at the station ."))
+# Words already split, as in CoNLL-U:
+print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
+"""
+    if training_args.do_train:
+        training = (
+            f"`scripts/train_tagger.py` of rnnformers on {Path(data_args.train_file).name}, from scratch (no "
+            f"pretrained embeddings): learning rate {training_args.learning_rate}, batch size "
+            f"{training_args.per_device_train_batch_size} per device, "
+            + (f"{training_args.max_steps} steps" if training_args.max_steps > 0
+               else f"{training_args.num_train_epochs:g} epochs")
+            + (f", best checkpoint by validation {training_args.metric_for_best_model}"
+               if training_args.load_best_model_at_end else "")
+            + "."
+        )
+    else:
+        training = not_trained_text("scripts/train_tagger.py", model_args.model_name_or_path)
+    write_model_card(
+        training_args.output_dir,
+        CardInfo(
+            model_name=name,
+            description=description,
+            usage=usage,
+            training=training,
+            task_type="token-classification",
+            tags=["pos-tagging" if data_args.label_column in ("upos", "xpos") else "token-classification",
+                  config.cell_type, "crf" if config.use_crf else "bilstm", "universal-dependencies"],
+            metrics=card_metrics,
+            language=["en"],
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()

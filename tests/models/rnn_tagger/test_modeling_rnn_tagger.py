@@ -1,0 +1,249 @@
+"""The recurrent tagger: exact padding, the CRF against brute-force enumeration, Viterbi-consistent logits, the base
+model and hidden states, reload equality, bad inputs, and the Trainer learning a toy tagging task."""
+
+import itertools
+
+import pytest
+import torch
+from transformers import AutoModel, AutoModelForTokenClassification, Trainer, TrainingArguments
+
+from rnnformers import RNNTaggerConfig, RNNTaggerForTokenClassification, RNNTaggerModel
+from rnnformers.models.rnn_tagger.modeling_rnn_tagger import LinearChainCRF, left_align
+
+
+LABELS = ["DET", "NOUN", "VERB"]
+
+
+def tiny_config(**overrides) -> RNNTaggerConfig:
+    values = dict(vocab_size=30, embedding_dim=8, hidden_size=6, num_layers=2, dropout=0.0, embedding_dropout=0.0,
+                  id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)})
+    return RNNTaggerConfig(**{**values, **overrides})
+
+
+def tiny_tagger(seed: int = 0, **overrides) -> RNNTaggerForTokenClassification:
+    torch.manual_seed(seed)
+    model = RNNTaggerForTokenClassification(tiny_config(**overrides)).eval()
+    if model.crf is not None:  # a CRF with preferences, so that its decoding differs from the per-token argmax
+        for parameter in model.crf.parameters():
+            torch.nn.init.normal_(parameter, std=2.0)
+    return model
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_a_sentence_gets_the_same_logits_alone_and_padded_on_either_side(use_crf, cell_type):
+    model = tiny_tagger(use_crf=use_crf, cell_type=cell_type)
+    sentence = torch.tensor([[5, 9, 2, 17, 4]])
+    alone = model(sentence).logits[0]
+    other = torch.tensor([3, 8, 11, 12, 13, 14, 15, 16])
+    for side in ("right", "left"):
+        batch = torch.zeros(2, 8, dtype=torch.long)
+        mask = torch.zeros(2, 8, dtype=torch.long)
+        positions = slice(0, 5) if side == "right" else slice(3, 8)
+        batch[0, positions], mask[0, positions] = sentence[0], 1
+        batch[1], mask[1] = other, 1
+        logits = model(batch, attention_mask=mask).logits
+        torch.testing.assert_close(logits[0, positions], alone, rtol=1e-5, atol=1e-5)
+        assert logits[0][mask[0] == 0].abs().max() == 0 or not use_crf  # the CRF's logits are 0 at padding
+        # The padded batch's labels at padding are ignored, whatever they are.
+        labels = torch.randint(0, 3, (2, 8))
+        loss_a = model(batch, attention_mask=mask, labels=labels).loss
+        loss_b = model(batch, attention_mask=mask, labels=labels.masked_fill(mask == 0, 1)).loss
+        torch.testing.assert_close(loss_a, loss_b)
+
+
+def test_hidden_states_per_layer_and_the_base_model(tmp_path):
+    model = tiny_tagger(num_layers=3)
+    ids, mask = torch.tensor([[4, 5, 6, 0], [7, 8, 9, 10]]), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    out = model(ids, attention_mask=mask, output_hidden_states=True)
+    assert len(out.hidden_states) == model.config.num_layers + 1
+    assert out.hidden_states[0].shape == (2, 4, 8) and out.hidden_states[-1].shape == (2, 4, 12)
+    assert model.base_model is model.rnn_tagger and isinstance(model.base_model, RNNTaggerModel)
+    base_out = model.base_model(ids, attention_mask=mask)
+    torch.testing.assert_close(base_out.last_hidden_state, out.hidden_states[-1])
+    assert base_out.last_hidden_state[0, 3].abs().max() == 0  # padding
+
+    model.save_pretrained(tmp_path)
+    base = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(base) is RNNTaggerModel
+    torch.testing.assert_close(base(ids, attention_mask=mask).last_hidden_state, base_out.last_hidden_state)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded(ids, attention_mask=mask).logits, out.logits)
+    # A CRF head on the saved backbone: the backbone is kept, the CRF is new.
+    with_crf = AutoModelForTokenClassification.from_pretrained(tmp_path, use_crf=True).eval()
+    torch.testing.assert_close(with_crf.base_model(ids, attention_mask=mask).last_hidden_state,
+                               base_out.last_hidden_state)
+
+
+def test_character_features_are_exact_under_padding_and_saved_with_the_weights(tmp_path):
+    model = tiny_tagger(char_features=5, max_token_chars=6)
+    strings = ["<pad>", "<unk>"] + [f"w{i}" if i % 2 else f"##Ab{i}" for i in range(2, 30)]
+    model.base_model.set_token_strings(strings)
+    assert model.base_model.char_encoder.token_chars[3].tolist()[:3] == [1 + ord("w"), 1 + ord("3"), 0]
+    ids, mask = torch.tensor([[0, 0, 5, 6, 7], [8, 9, 10, 11, 12]]), torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    logits = model(ids, attention_mask=mask).logits
+    torch.testing.assert_close(logits[0, 2:], model(ids[:1, 2:]).logits[0], rtol=1e-5, atol=1e-5)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded.base_model.char_encoder.token_chars, model.base_model.char_encoder.token_chars)
+    torch.testing.assert_close(reloaded(ids, attention_mask=mask).logits, logits)
+    # Characters change the logits: the same ids with other strings give other scores.
+    model.base_model.set_token_strings(strings[:2] + [s.upper() + "x" for s in strings[2:]])
+    assert not torch.allclose(model(ids, attention_mask=mask).logits, logits)
+    with pytest.raises(ValueError, match="token strings"):
+        model.base_model.set_token_strings(strings[:5])
+    with pytest.raises(ValueError, match="no character features"):
+        tiny_tagger().base_model.set_token_strings(strings)
+
+
+def test_non_crf_loss_is_the_cross_entropy_of_the_labelled_tokens():
+    model = tiny_tagger()
+    ids = torch.tensor([[4, 5, 6, 7]])
+    labels = torch.tensor([[1, -100, 2, -100]])
+    out = model(ids, labels=labels)
+    expected = torch.nn.functional.cross_entropy(out.logits[0, [0, 2]], torch.tensor([1, 2]))
+    torch.testing.assert_close(out.loss, expected)
+
+
+def all_paths(num_labels, length):
+    return itertools.product(range(num_labels), repeat=length)
+
+
+def path_score(crf, emissions, path):
+    score = crf.start_transitions[path[0]] + crf.end_transitions[path[-1]]
+    score = score + sum(emissions[t, label] for t, label in enumerate(path))
+    return score + sum(crf.transitions[a, b] for a, b in zip(path, path[1:]))
+
+
+def random_crf(num_labels=3, seed=0):
+    torch.manual_seed(seed)
+    crf = LinearChainCRF(num_labels)
+    for parameter in crf.parameters():
+        torch.nn.init.normal_(parameter)
+    return crf
+
+
+def test_crf_negative_log_likelihood_matches_brute_force_enumeration():
+    crf = random_crf()
+    emissions = torch.randn(3, 4, 3)
+    lengths = [4, 2, 1]
+    step_mask = torch.arange(4).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    # Row 0: all labelled; row 1: its second token unlabelled (-100, summed over); row 2: one token.
+    labels = torch.tensor([[0, 2, 1, 1], [1, -100, -100, -100], [2, -100, -100, -100]])
+    nll = crf.neg_log_likelihood(emissions, step_mask, labels)
+    for row, length in enumerate(lengths):
+        scores = {p: path_score(crf, emissions[row], p) for p in all_paths(3, length)}
+        log_z = torch.logsumexp(torch.stack(list(scores.values())), 0)
+        observed = [(t, int(labels[row, t])) for t in range(length) if labels[row, t] != -100]
+        agreeing = [s for p, s in scores.items() if all(p[t] == y for t, y in observed)]
+        expected = log_z - torch.logsumexp(torch.stack(agreeing), 0)
+        torch.testing.assert_close(nll[row], expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(crf.log_partition(emissions, step_mask)[row], log_z, rtol=1e-5, atol=1e-5)
+
+
+def test_viterbi_and_max_marginals_match_the_brute_force_argmax():
+    crf = random_crf(num_labels=4, seed=1)
+    emissions = torch.randn(3, 5, 4)
+    lengths = [5, 3, 1]
+    step_mask = torch.arange(5).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    paths = crf.decode(emissions, step_mask)
+    max_marginals = crf.max_marginals(emissions, step_mask)
+    for row, length in enumerate(lengths):
+        scores = {p: path_score(crf, emissions[row], p) for p in all_paths(4, length)}
+        best = max(scores, key=lambda p: scores[p])
+        assert paths[row, :length].tolist() == list(best)
+        assert max_marginals[row, :length].argmax(-1).tolist() == list(best)
+        for t in range(length):
+            for label in range(4):
+                through = max(s for p, s in scores.items() if p[t] == label)
+                torch.testing.assert_close(max_marginals[row, t, label], through - scores[best], rtol=1e-5, atol=1e-5)
+
+
+def test_crf_tagger_logits_argmax_is_the_viterbi_path_in_a_padded_batch():
+    model = tiny_tagger(use_crf=True)
+    ids = torch.tensor([[0, 0, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14], [15, 16, 0, 0, 0, 0]])
+    mask = (ids != 0).long()
+    paths = model.decode(ids, attention_mask=mask)
+    logits = model(ids, attention_mask=mask).logits
+    for row in range(3):
+        assert logits[row][mask[row].bool()].argmax(-1).tolist() == paths[row]
+    # The CRF changes the decision somewhere (its transitions are strong), i.e. this is not the per-token argmax.
+    emissions, _ = model.emissions(ids, attention_mask=mask)
+    assert any(emissions[row][mask[row].bool()].argmax(-1).tolist() != paths[row] for row in range(3))
+
+
+def test_sentences_longer_than_any_seen_in_training_are_tagged_exactly():
+    # A recurrent tagger has no position limit: a 700-token sentence is tagged, and padding still changes nothing.
+    model = tiny_tagger(use_crf=True)
+    long_sentence = torch.randint(2, 30, (1, 700))
+    alone = model(long_sentence).logits
+    padded = torch.cat([torch.zeros(1, 20, dtype=torch.long), long_sentence], dim=1)
+    logits = model(padded, attention_mask=(torch.arange(720) >= 20).long().unsqueeze(0)).logits
+    torch.testing.assert_close(logits[:, 20:], alone, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_bad_inputs_raise_clear_errors(use_crf):
+    model = tiny_tagger(use_crf=use_crf)
+    with pytest.raises(ValueError, match="empty"):
+        model(torch.zeros(1, 0, dtype=torch.long))  # an empty sentence
+    with pytest.raises(ValueError, match="all padding"):
+        model(torch.tensor([[4, 5], [0, 0]]), attention_mask=torch.tensor([[1, 1], [0, 0]]))
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[4, 30]]))
+    with pytest.raises(ValueError, match="num_labels"):
+        model(torch.tensor([[4, 5]]), labels=torch.tensor([[0, 3]]))
+    with pytest.raises(ValueError, match="labels"):
+        model(torch.tensor([[4, 5]]), labels=torch.tensor([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="token_dropout"):
+        tiny_config(token_dropout=0.1, unk_token_id=None)
+    with pytest.raises(ValueError, match="cell_type"):
+        tiny_config(cell_type="rnn")
+
+
+def test_left_align_puts_the_real_tokens_first_in_order():
+    order, step_mask = left_align(torch.tensor([[0, 1, 1, 0], [1, 1, 1, 1]]))
+    assert order[0, :2].tolist() == [1, 2] and step_mask.sum(1).tolist() == [2, 4]
+
+
+def toy_tagging_data(n: int, seed: int):
+    """Tokens 2..9; a token's tag is decided by the *previous* token (0: start of sentence or a small previous token,
+    1: a large previous token) plus its own parity, so the task needs context: 4 tags."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n):
+        length = int(torch.randint(3, 9, (), generator=generator))
+        ids = torch.randint(2, 10, (length,), generator=generator).tolist()
+        labels = [2 * int(i > 0 and ids[i - 1] >= 6) + ids[i] % 2 for i in range(length)]
+        rows.append({"input_ids": ids, "attention_mask": [1] * length, "labels": labels})
+    return rows
+
+
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_trainer_learns_a_toy_tagging_task(tmp_path, use_crf):
+    from transformers import DataCollatorForTokenClassification, PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>")), pad_token="<pad>"
+    )
+    labels = ["A", "B", "C", "D"]
+    torch.manual_seed(0)
+    config = RNNTaggerConfig(vocab_size=10, embedding_dim=16, hidden_size=16, num_layers=1, dropout=0.0,
+                             embedding_dropout=0.0, use_crf=use_crf, id2label=dict(enumerate(labels)),
+                             label2id={label: i for i, label in enumerate(labels)})
+    model = RNNTaggerForTokenClassification(config)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=16, learning_rate=2e-2,
+                             num_train_epochs=4, use_cpu=True, report_to="none", save_strategy="no",
+                             logging_strategy="no", disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=toy_tagging_data(400, seed=0),
+                      data_collator=DataCollatorForTokenClassification(tokenizer))
+    trainer.train()
+    test = toy_tagging_data(50, seed=1)
+    model.eval()
+    correct = total = 0
+    for row in test:
+        predicted = model.decode(torch.tensor([row["input_ids"]]))[0]
+        correct += sum(p == y for p, y in zip(predicted, row["labels"]))
+        total += len(row["labels"])
+    assert correct / total > 0.97

@@ -1,0 +1,168 @@
+"""scripts/train_tagger.py end to end on a small generated CoNLL-U corpus: training with a CRF on BIO tags (accuracy
+and seqeval entity F1, model card, predictions), scoring a saved model, the pipeline on the output folder, flag errors,
+and two CPU processes under accelerate."""
+
+import importlib.util
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+from transformers import TrainingArguments, pipeline
+
+from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
+from rnnformers.training.lifecycle import parse_config_overrides
+
+from conftest import ROOT
+
+
+SCRIPT = ROOT / "scripts" / "train_tagger.py"
+NAMES = [("John", "Smith"), ("Mary", "Jones"), ("Ann", "Lee"), ("Paul", "Brown")]
+NOUNS, VERBS, ADVERBS = "dog cat bird horse fish".split(), "sees likes hears finds".split(), "today often".split()
+
+
+def toy_conllu(n: int, seed: int) -> str:
+    """Sentences `[Name Surname | the NOUN] VERB [Name Surname | the NOUN] (ADVERB) .`, with UPOS tags and BIO person
+    tags in MISC (`NER=B-PER`), and a multiword token line in some of them (`don't` = `do` + `n't`)."""
+    rng = random.Random(seed)
+    blocks = []
+    for index in range(n):
+        words = []  # (form, upos, ner)
+        for position in ("subject", "object"):
+            if rng.random() < 0.5:
+                first, last = rng.choice(NAMES)
+                words += [(first, "PROPN", "B-PER"), (last, "PROPN", "I-PER")]
+            else:
+                words += [("the", "DET", "O"), (rng.choice(NOUNS), "NOUN", "O")]
+            if position == "subject":
+                if rng.random() < 0.3:
+                    words += [("do", "AUX", "O"), ("n't", "PART", "O"), ("see", "VERB", "O")]
+                else:
+                    words.append((rng.choice(VERBS), "VERB", "O"))
+        if rng.random() < 0.5:
+            words.append((rng.choice(ADVERBS), "ADV", "O"))
+        words.append((".", "PUNCT", "O"))
+        lines = [f"# sent_id = toy-{seed}-{index}"]
+        for i, (form, upos, ner) in enumerate(words, start=1):
+            if form == "do":
+                lines.append(f"{i}-{i + 1}\tdon't\t_\t_\t_\t_\t_\t_\t_\t_")
+            lines.append(f"{i}\t{form}\t{form.lower()}\t{upos}\t_\t_\t0\tdep\t_\tNER={ner}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks) + "\n"
+
+
+@pytest.fixture(scope="module")
+def toy_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("toy_conllu")
+    for name, n, seed in (("train", 300, 0), ("dev", 60, 1), ("test", 60, 2)):
+        (folder / f"{name}.conllu").write_text(toy_conllu(n, seed), encoding="utf-8")
+    return folder
+
+
+def run_script(*args, launcher=(sys.executable,), check=True, timeout=600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run([*launcher, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout, env=env, cwd=ROOT)
+    if check:
+        assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+    return result
+
+
+COMMON = ("--num_train_epochs", 8, "--learning_rate", 1e-2, "--per_device_train_batch_size", 16,
+          "--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--seed", 0)
+
+
+@pytest.fixture(scope="module")
+def trained_folder(toy_files, tmp_path_factory):
+    output = tmp_path_factory.mktemp("tagger_output")
+    run_script(
+        "--do_train", "--do_eval", "--do_predict",
+        "--train_file", toy_files / "train.conllu", "--validation_file", toy_files / "dev.conllu",
+        "--test_file", toy_files / "test.conllu", "--label_column", "misc:NER",
+        "--config_overrides", "embedding_dim=16,hidden_size=16,num_layers=1,use_crf=true,char_features=8,dropout=0.0,"
+        "embedding_dropout=0.0", "--tokenizer_vocab_size", 60,
+        "--output_dir", output, "--eval_strategy", "epoch", "--save_strategy", "no", *COMMON,
+    )
+    return output
+
+
+def test_script_learns_bio_tags_and_writes_a_hub_ready_folder(trained_folder):
+    results = json.loads((trained_folder / "all_results.json").read_text())
+    assert results["validation_accuracy"] > 0.95 and results["validation_entity_f1"] > 0.9
+    assert results["test_accuracy"] > 0.95 and results["test_entity_f1"] > 0.9
+    config = json.loads((trained_folder / "config.json").read_text())
+    assert config["use_crf"] is True and sorted(config["label2id"]) == ["B-PER", "I-PER", "O"]
+    for name in ("model.safetensors", "modeling_rnn_tagger.py", "configuration_rnn_tagger.py", "tokenizer.json"):
+        assert (trained_folder / name).is_file(), name
+    card = (trained_folder / "README.md").read_text()
+    assert "validation misc:NER entity f1" in card and f"{results['test_entity_f1']:.4f}" in card
+    assert "Viterbi" in card and "token-classification" in card
+    # predictions.tsv: every test word with its predicted and gold tag.
+    blocks = (trained_folder / "predictions.tsv").read_text().strip().split("\n\n")
+    assert len(blocks) == 60 and blocks[0].startswith("# sent_id = toy-2-0\n")
+    word_lines = [line.split("\t") for block in blocks for line in block.splitlines()[1:]]
+    assert all(len(fields) == 3 for fields in word_lines)
+    assert sum(p == g for _, p, g in word_lines) / len(word_lines) == pytest.approx(results["test_accuracy"])
+
+
+def test_pipeline_groups_a_person_name_from_the_output_folder(trained_folder):
+    tagger = pipeline("token-classification", model=str(trained_folder), aggregation_strategy="first")
+    groups = tagger("the dog sees Mary Jones today .")
+    assert [(g["entity_group"], g["word"]) for g in groups] == [("PER", "Mary Jones")]
+
+
+def test_script_scores_a_saved_model_without_training(trained_folder, toy_files, tmp_path):
+    run_script("--do_eval", "--model_name_or_path", trained_folder, "--validation_file", toy_files / "dev.conllu",
+               "--label_column", "misc:NER", "--output_dir", tmp_path / "eval", "--use_cpu", "--report_to", "none")
+    metrics = json.loads((tmp_path / "eval" / "validation_results.json").read_text())
+    trained = json.loads((trained_folder / "validation_results.json").read_text())
+    assert metrics["validation_accuracy"] == pytest.approx(trained["validation_accuracy"])
+    assert (tmp_path / "eval" / "README.md").is_file() and (tmp_path / "eval" / "model.safetensors").is_file()
+
+
+def load_script():
+    """The script imported as a module, to check its argument handling in this process (no interpreter start-up)."""
+    spec = importlib.util.spec_from_file_location("train_tagger", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "training, message",
+    [
+        ({"do_eval": True}, "--do_eval needs --validation_file"),
+        ({"do_train": True}, "--do_train needs --train_file"),
+        ({"do_predict": True}, "--do_predict needs --test_file"),
+    ],
+)
+def test_script_checks_that_each_step_has_its_file(training, message, tmp_path):
+    script = load_script()
+    with pytest.raises(ValueError, match=message):
+        script.check_files(script.DataArguments(), script.TrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                           **training))
+
+
+def test_script_config_overrides_of_the_tagger_config():
+    script = load_script()
+    with pytest.raises(ValueError, match="--config_overrides"):
+        script.ModelArguments(model_name_or_path="some/model", config_overrides="use_crf=true")
+    overrides = parse_config_overrides(RNNTaggerConfig, "hidden_size=64,use_crf=true,cell_type=gru,token_dropout=0.1")
+    assert overrides == {"hidden_size": 64, "use_crf": True, "cell_type": "gru", "token_dropout": 0.1}
+    with pytest.raises(ValueError, match="RNNTaggerConfig has no field 'hiden_size'"):
+        parse_config_overrides(RNNTaggerConfig, "hiden_size=3")
+
+
+@pytest.mark.slow
+def test_script_runs_under_accelerate_with_two_processes(toy_files, tmp_path):
+    pytest.importorskip("accelerate")
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    run_script("--do_train", "--do_eval", "--train_file", toy_files / "train.conllu", "--validation_file",
+               toy_files / "dev.conllu", "--config_overrides", "embedding_dim=8,hidden_size=8,num_layers=1",
+               "--output_dir", tmp_path, "--num_train_epochs", 1, "--use_cpu", "--report_to", "none",
+               launcher=launcher)
+    assert json.loads((tmp_path / "all_results.json").read_text())["validation_accuracy"] > 0
