@@ -35,6 +35,9 @@ from transformers.trainer_utils import get_last_checkpoint
 
 logger = logging.getLogger(__name__)
 
+# Only looked for, never loaded: a folder holding any of these (a pickled `pytorch_model.bin` from an older save
+# included) holds a model that a new run must not overwrite. Loading goes through `from_pretrained` (safetensors), and
+# `--push_to_hub` uploads safetensors weights only (training/hub.py).
 MODEL_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
