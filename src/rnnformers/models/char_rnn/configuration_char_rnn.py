@@ -20,6 +20,9 @@ class CharRNNConfig(PretrainedConfig):
             Number of stacked recurrent layers.
         dropout (`float`, defaults to 0.1):
             Dropout between recurrent layers (as in `torch.nn.GRU`), in `[0, 1)`.
+        output_dropout (`float`, defaults to 0.0):
+            Dropout on the top layer's outputs before the output layer, in `[0, 1)` (Zaremba et al., 2014, and
+            char-rnn drop there too; with `dropout` it is the regulariser of the larger recipes).
         cell_type (`str`, defaults to `"gru"`):
             `"gru"` or `"lstm"`.
         tie_word_embeddings (`bool`, defaults to `False`):
@@ -45,6 +48,7 @@ class CharRNNConfig(PretrainedConfig):
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.1
+    output_dropout: float = 0.0
     cell_type: str = "gru"
     tie_word_embeddings: bool = False
     use_cache: bool = True
@@ -64,8 +68,10 @@ class CharRNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"`dropout` must be a number in [0, 1), got {self.dropout!r}.")
+        for name in ("dropout", "output_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
         if self.cell_type not in ("gru", "lstm"):
             raise ValueError(f"`cell_type` must be 'gru' or 'lstm', got {self.cell_type!r}.")
         if self.tie_word_embeddings and self.embedding_dim != self.hidden_size:

@@ -640,6 +640,7 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
     def __init__(self, config: CharRNNConfig):
         super().__init__(config)
         self.char_rnn = CharRNNModel(config)
+        self.output_dropout = nn.Dropout(config.output_dropout)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         self.post_init()
 
@@ -698,7 +699,7 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)
+        logits = self.lm_head(self.output_dropout(outputs.last_hidden_state))
 
         loss = None
         if labels is not None:
