@@ -25,6 +25,7 @@ folder (model + code, tokenizer, card with the scores) loads with `pipeline("tok
 trust_remote_code=True)`. The flags every training script shares are described in `rnnformers.training.lifecycle`.
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,12 @@ from rnnformers.training.token_classification import (
     tokenize_and_align_labels,
     word_level_sequences,
 )
+from rnnformers.training.word_vectors import (
+    VECTORS_CONFIG,
+    add_words_to_word_piece,
+    initialize_embeddings,
+    load_word_vectors,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,13 @@ class ModelArguments(BaseModelArguments):
     tokenizer_vocab_size: int = field(
         default=8000, metadata={"help": "Vocabulary size of the WordPiece trained on the training words."}
     )
+    word_vectors: str | None = field(
+        default=None,
+        metadata={"help": "A folder of scripts/train_word_vectors.py (new models): its --max_vector_words most frequent "
+                          "words join the WordPiece vocabulary as whole tokens, and every token with a vector starts "
+                          "from it."},
+    )
+    max_vector_words: int = field(default=50_000, metadata={"help": "Vector words added to the vocabulary."})
 
 
 @dataclass
@@ -94,11 +108,26 @@ def check_files(data_args: DataArguments, training_args: TrainingArguments):
             raise ValueError(f"{flag} needs {file_flag}.")
 
 
+def check_word_vectors(model_args: ModelArguments):
+    if model_args.word_vectors and (model_args.model_name_or_path or model_args.tokenizer_name):
+        raise ValueError("--word_vectors builds a new model's vocabulary and embeddings; it cannot be combined with "
+                         "--model_name_or_path or --tokenizer_name.")
+    if model_args.max_vector_words < 0:
+        raise ValueError(f"--max_vector_words must be >= 0, got {model_args.max_vector_words}.")
+
+
+def vectors_summary(folder: str) -> str:
+    info = json.loads((Path(folder) / VECTORS_CONFIG).read_text(encoding="utf-8"))
+    sources = ", ".join(Path(source).name for source in info.get("sources", []))
+    return f"{info['algorithm']}, {info['vector_size']} dimensions, {info.get('words', 0):,} words of {sources}"
+
+
 def main():
     model_args, data_args, training_args = parse_args_and_set_up_logging(
         (ModelArguments, DataArguments, TrainingArguments), logger
     )
     check_files(data_args, training_args)
+    check_word_vectors(model_args)
     hub_upload = HubUpload.take_from(training_args)
     set_seed(training_args.seed)
 
@@ -112,11 +141,16 @@ def main():
     raw = DatasetDict(take_samples(raw, data_args, training_args.seed))
     logger.info("sentences: %s", {split: len(data) for split, data in raw.items()})
 
-    # Tokenizer: a saved one, or a WordPiece trained on the training words.
-    tokenizer = load_saved_tokenizer(model_args)
+    # Tokenizer: a saved one, or a WordPiece trained on the training words (+ the vectors' frequent words, whole).
+    vectors = load_word_vectors(model_args.word_vectors) if model_args.word_vectors else None
+    tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         words = (word for sentence in raw["train"]["tokens"] for word in sentence)
         tokenizer = train_word_piece_tokenizer_for_words(words, vocab_size=model_args.tokenizer_vocab_size)
+        if vectors is not None:
+            added = add_words_to_word_piece(tokenizer, vectors.index_to_key[: model_args.max_vector_words])
+            logger.info("vocabulary: %d WordPiece tokens + %d whole words of --word_vectors", len(tokenizer) - added,
+                        added)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
 
     # Model: the labels are the training file's (new model) or the saved model's, which every file must stay within.
@@ -128,9 +162,14 @@ def main():
         vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
         **label_kwargs,
     )
+    token_strings = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
     if model.config.char_features and not model_args.model_name_or_path:
         # The character features read each token's string; a saved model keeps them in its weights.
-        model.base_model.set_token_strings(tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size))))
+        model.base_model.set_token_strings(token_strings)
+    if vectors is not None:
+        rows = initialize_embeddings(model.get_input_embeddings(), token_strings, vectors,
+                                     skip_ids=[tokenizer.pad_token_id])
+        logger.info("embeddings: %d of %d tokens start from --word_vectors", rows, len(token_strings))
     for split, dataset in raw.items():
         check_labels(dataset, model.config.label2id, files[split])
     entity_scores = is_bio_scheme(model.config.label2id)
@@ -241,8 +280,11 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
 """
     if training_args.do_train:
         training = (
-            f"`scripts/train_tagger.py` of rnnformers on {Path(data_args.train_file).name}, from scratch (no "
-            f"pretrained embeddings): learning rate {training_args.learning_rate}, batch size "
+            f"`scripts/train_tagger.py` of rnnformers on {Path(data_args.train_file).name}, "
+            + (f"embeddings initialised from word vectors trained with `scripts/train_word_vectors.py` "
+               f"({vectors_summary(model_args.word_vectors)}): " if model_args.word_vectors
+               else "from scratch (no pretrained embeddings): ")
+            + f"learning rate {training_args.learning_rate}, batch size "
             f"{training_args.per_device_train_batch_size} per device, "
             + (f"{training_args.max_steps} steps" if training_args.max_steps > 0
                else f"{training_args.num_train_epochs:g} epochs")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from transformers import TrainingArguments, pipeline
+from transformers import AutoTokenizer, TrainingArguments, pipeline
 
 from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
 from rnnformers.training.lifecycle import parse_config_overrides
@@ -166,3 +166,27 @@ def test_script_runs_under_accelerate_with_two_processes(toy_files, tmp_path):
                "--output_dir", tmp_path, "--num_train_epochs", 1, "--use_cpu", "--report_to", "none",
                launcher=launcher)
     assert json.loads((tmp_path / "all_results.json").read_text())["validation_accuracy"] > 0
+
+
+def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
+    spec = importlib.util.spec_from_file_location("train_word_vectors", ROOT / "scripts" / "train_word_vectors.py")
+    vectors_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vectors_script)
+    vectors = vectors_script.main(["--output_dir", str(tmp_path / "vectors"), "--extra_train_files",
+                                   str(toy_files / "train.conllu"), "--vector_size", "16", "--min_count", "1",
+                                   "--epochs", "1", "--workers", "1"])
+    output = tmp_path / "tagger"
+    run_script("--do_train", "--train_file", toy_files / "train.conllu", "--word_vectors", tmp_path / "vectors",
+               "--tokenizer_vocab_size", 40, "--config_overrides", "embedding_dim=16,hidden_size=8,num_layers=1",
+               "--output_dir", output, "--max_steps", 2, "--use_cpu", "--report_to", "none")
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    assert all(word in tokenizer.get_vocab() for word in vectors.index_to_key)  # every vector word is one token
+    assert "initialised from word vectors trained with `scripts/train_word_vectors.py` (word2vec, 16 dimensions" in (
+        output / "README.md").read_text()
+
+
+@pytest.mark.parametrize("flags", [{"model_name_or_path": "some/model"}, {"tokenizer_name": "some/tokenizer"}])
+def test_script_refuses_word_vectors_with_a_saved_model_or_tokenizer(flags):
+    script = load_script()
+    with pytest.raises(ValueError, match="--word_vectors builds a new model's vocabulary"):
+        script.check_word_vectors(script.ModelArguments(word_vectors="vectors", **flags))
