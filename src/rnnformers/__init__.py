@@ -20,7 +20,7 @@ from .models.char_rnn import (
     CharRNNPreTrainedModel,
     RecurrentStateCache,
 )
-from .models.gru import GRUConfig, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
+from .models.gru import GRUConfig, GRUForCausalLM, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
 from .models.rnn_tagger import (
     RNNTaggerConfig,
     RNNTaggerForTokenClassification,
@@ -44,6 +44,7 @@ for config_class, model_class, auto_model_class in (
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
     (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (GRUConfig, GRUForCausalLM, AutoModelForCausalLM),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
     (RNNTaggerConfig, RNNTaggerModel, AutoModel),
@@ -63,6 +64,7 @@ __all__ = [
     "CharRNNPreTrainedModel",
     "FreezeEmbeddingsCallback",
     "GRUConfig",
+    "GRUForCausalLM",
     "GRUForSequenceClassification",
     "GRUModel",
     "GRUPreTrainedModel",

@@ -28,6 +28,7 @@ from rnnformers import (
     CharRNNForCausalLM,
     CharRNNModel,
     GRUConfig,
+    GRUForCausalLM,
     GRUForSequenceClassification,
     GRUModel,
     RNNTaggerConfig,
@@ -113,6 +114,21 @@ FAMILIES = [
             {"cell_type": "gru", "bidirectional": True, "pooling": "last"},
             {"cell_type": "lstm", "bidirectional": True, "pooling": "mean_max"},
         ],
+    ),
+    Family(
+        name="gru_lm",
+        config_class=GRUConfig,
+        head_class=GRUForCausalLM,
+        base_class=GRUModel,
+        auto_head=AutoModelForCausalLM,
+        config_kwargs=dict(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, num_layers=2, dropout=0.0,
+                           bidirectional=True, separate_directions=True),
+        inputs=lambda ids, mask: dict(input_ids=ids, attention_mask=mask),
+        outputs=lambda out, mask: [torch.cat([out.logits[i, mask[i].bool()], out.backward_logits[i, mask[i].bool()]])
+                                   for i in range(mask.shape[0])],
+        old_key=None,  # born with its base model: no older layout
+        bad_config_value=("pooling", "attention"),
+        variants=[{"cell_type": "gru"}, {"cell_type": "lstm"}],
     ),
     Family(
         name="seq2seq_gru_attention",

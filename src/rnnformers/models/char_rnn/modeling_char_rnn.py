@@ -223,20 +223,25 @@ class RecurrentStack(nn.Module):
     reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
     padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
     trace it.
+
+    With `separate_directions=True` (bidirectional only), each direction's layer k reads only the same direction's
+    layer k - 1, as ELMo's biLM does: no forward output has seen a later token, nor a backward output an earlier one,
+    so the stack is also two language models (one per direction).
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
-                 bidirectional: bool = False):
+                 bidirectional: bool = False, separate_directions: bool = False):
         super().__init__()
         self.cell_type = cell_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
+        self.separate_directions = separate_directions and bidirectional
         self.number_of_states = 2 if cell_type == "lstm" else 1
         self.dropout = dropout
         gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
         for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            layer_input_size = input_size if layer == 0 else hidden_size * self.inputs_per_layer
             for suffix in ("", "_reverse")[: self.num_directions]:
                 shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
                           "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
@@ -255,9 +260,15 @@ class RecurrentStack(nn.Module):
         suffix = "_reverse" if direction else ""
         return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
+    @property
+    def inputs_per_layer(self) -> int:
+        """How many directions' outputs a layer above the first reads."""
+        return 1 if self.separate_directions else self.num_directions
+
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
-                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}"
+                + (", separate_directions=True" if self.separate_directions else ""))
 
     def forward(
         self,
@@ -301,15 +312,18 @@ class RecurrentStack(nn.Module):
             zeros = inputs.new_zeros(batch_size, self.hidden_size)
             initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
 
-        hidden, layer_outputs, final_state = inputs, [], []
+        hidden, layer_outputs, final_state, direction_outputs = inputs, [], [], []
         for layer in range(self.num_layers):
+            # What each direction reads: the layer below (both directions concatenated), or its own direction's.
+            sources = direction_outputs if layer > 0 and self.separate_directions else [hidden]
             if layer > 0 and self.dropout > 0:
-                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+                sources = [nn.functional.dropout(source, self.dropout, self.training) for source in sources]
             direction_outputs = []
             for direction in range(self.num_directions):
                 weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
-                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                source = sources[direction] if len(sources) > 1 else sources[0]
+                layer_input = source if direction == 0 else _permute_steps(source, reverse)
                 outputs, final = run_recurrent_layer(
                     self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
                 )

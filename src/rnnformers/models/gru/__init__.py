@@ -1,9 +1,18 @@
 from .configuration_gru import GRUConfig
-from .modeling_gru import GRUForSequenceClassification, GRUModel, GRUPreTrainedModel, MaskedRecurrentStack
+from .modeling_gru import (
+    GRUCausalLMOutput,
+    GRUForCausalLM,
+    GRUForSequenceClassification,
+    GRUModel,
+    GRUPreTrainedModel,
+    MaskedRecurrentStack,
+)
 
 
 __all__ = [
+    "GRUCausalLMOutput",
     "GRUConfig",
+    "GRUForCausalLM",
     "GRUForSequenceClassification",
     "GRUModel",
     "GRUPreTrainedModel",

@@ -28,6 +28,11 @@ class GRUConfig(PretrainedConfig):
             Dropout on the token embeddings, in `[0, 1)`; a strong regulariser for a model trained from scratch.
         bidirectional (`bool`, defaults to `False`):
             Read each text left to right and right to left; the two directions' features are concatenated.
+        separate_directions (`bool`, defaults to `False`):
+            With `bidirectional=True` and several layers: each direction's layer reads only the same direction's layer
+            below (ELMo's biLM), instead of both directions concatenated. Then no forward feature has seen a later
+            token, so the backbone can be pretrained as a forward and a backward language model
+            ([`GRUForCausalLM`]) and fine-tuned as a bidirectional classifier.
         cell_type (`str`, defaults to `"gru"`):
             `"gru"` or `"lstm"`.
         pooling (`str`, defaults to `"last"`):
@@ -60,6 +65,7 @@ class GRUConfig(PretrainedConfig):
     dropout: float = 0.2
     embedding_dropout: float = 0.0
     bidirectional: bool = False
+    separate_directions: bool = False
     cell_type: str = "gru"
     pooling: str = "last"
     pad_token_id: int | None = 0
@@ -81,8 +87,11 @@ class GRUConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"`bidirectional` must be True or False, got {self.bidirectional!r}.")
+        for name in ("bidirectional", "separate_directions"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"`{name}` must be True or False, got {getattr(self, name)!r}.")
+        if self.separate_directions and not self.bidirectional:
+            raise ValueError("`separate_directions=True` needs `bidirectional=True` (one direction is never mixed).")
         if self.cell_type not in ("gru", "lstm"):
             raise ValueError(f"`cell_type` must be 'gru' or 'lstm', got {self.cell_type!r}.")
         if self.pooling not in POOLING_CHOICES:

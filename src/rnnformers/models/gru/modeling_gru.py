@@ -88,20 +88,25 @@ class RecurrentStack(nn.Module):
     reversed in place. A padded row therefore gives exactly what it gives alone, and the state passes unchanged through
     padding. No host synchronisation and no data-dependent branch: `torch.export` and `torch.compile(fullgraph=True)`
     trace it.
+
+    With `separate_directions=True` (bidirectional only), each direction's layer k reads only the same direction's
+    layer k - 1, as ELMo's biLM does: no forward output has seen a later token, nor a backward output an earlier one,
+    so the stack is also two language models (one per direction).
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
-                 bidirectional: bool = False):
+                 bidirectional: bool = False, separate_directions: bool = False):
         super().__init__()
         self.cell_type = cell_type
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
+        self.separate_directions = separate_directions and bidirectional
         self.number_of_states = 2 if cell_type == "lstm" else 1
         self.dropout = dropout
         gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
         for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * self.num_directions
+            layer_input_size = input_size if layer == 0 else hidden_size * self.inputs_per_layer
             for suffix in ("", "_reverse")[: self.num_directions]:
                 shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size),
                           "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
@@ -120,9 +125,15 @@ class RecurrentStack(nn.Module):
         suffix = "_reverse" if direction else ""
         return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
+    @property
+    def inputs_per_layer(self) -> int:
+        """How many directions' outputs a layer above the first reads."""
+        return 1 if self.separate_directions else self.num_directions
+
     def extra_repr(self) -> str:
         return (f"{self.cell_type}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
-                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}")
+                f"bidirectional={self.num_directions == 2}, dropout={self.dropout}"
+                + (", separate_directions=True" if self.separate_directions else ""))
 
     def forward(
         self,
@@ -166,15 +177,18 @@ class RecurrentStack(nn.Module):
             zeros = inputs.new_zeros(batch_size, self.hidden_size)
             initial_state = [(zeros,) * self.number_of_states] * (self.num_layers * self.num_directions)
 
-        hidden, layer_outputs, final_state = inputs, [], []
+        hidden, layer_outputs, final_state, direction_outputs = inputs, [], [], []
         for layer in range(self.num_layers):
+            # What each direction reads: the layer below (both directions concatenated), or its own direction's.
+            sources = direction_outputs if layer > 0 and self.separate_directions else [hidden]
             if layer > 0 and self.dropout > 0:
-                hidden = nn.functional.dropout(hidden, self.dropout, self.training)
+                sources = [nn.functional.dropout(source, self.dropout, self.training) for source in sources]
             direction_outputs = []
             for direction in range(self.num_directions):
                 weights = self.layer_weights(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
-                layer_input = hidden if direction == 0 else _permute_steps(hidden, reverse)
+                source = sources[direction] if len(sources) > 1 else sources[0]
+                layer_input = source if direction == 0 else _permute_steps(source, reverse)
                 outputs, final = run_recurrent_layer(
                     self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
                 )
@@ -212,7 +226,7 @@ class MaskedRecurrentStack(RecurrentStack):
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
-                 bidirectional: bool):
+                 bidirectional: bool, separate_directions: bool = False):
         # Only RecurrentStack's `forward` is reused (it reads the weights through `layer_weights`). Its `__init__` is
         # skipped: it would register `weight_ih_l{k}`... on this module, while this family's saved folders hold one
         # one-layer stack per (layer, direction) under `layers` (`layers.{layer}.{direction}.weight_ih_l0`).
@@ -221,12 +235,13 @@ class MaskedRecurrentStack(RecurrentStack):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
+        self.separate_directions = separate_directions and bidirectional
         self.number_of_states = 2 if cell_type == "lstm" else 1
         # Between layers only, as in `nn.GRU(dropout=...)`.
         self.dropout = dropout
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
+                RecurrentStack(cell_type, input_size if layer == 0 else hidden_size * self.inputs_per_layer, hidden_size)
                 for _ in range(self.num_directions)
             )
             for layer in range(num_layers)
@@ -351,6 +366,7 @@ class GRUModel(GRUPreTrainedModel):
             num_layers=config.num_layers,
             dropout=config.dropout,
             bidirectional=config.bidirectional,
+            separate_directions=config.separate_directions,
         )
         self.post_init()
 
@@ -618,4 +634,148 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         return torch.cat(pooled, dim=-1)
 
 
-__all__ = ["GRUForSequenceClassification", "GRUModel", "GRUPreTrainedModel", "MaskedRecurrentStack"]
+@dataclass
+class GRUCausalLMOutput(ModelOutput):
+    """Output of [`GRUForCausalLM`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `[]`, *optional*): the language-modelling loss, averaged over the
+            directions (forward, and backward when the model is bidirectional); `exp(loss)` is the geometric mean of
+            the two perplexities.
+        logits (`torch.FloatTensor` of shape `[batch, time, vocab_size]`): the forward language model's scores of the
+            token *after* each position.
+        backward_logits (`torch.FloatTensor` of shape `[batch, time, vocab_size]`, *optional*): the backward language
+            model's scores of the token *before* each position (bidirectional models).
+        forward_loss / backward_loss (`torch.FloatTensor` of shape `[]`, *optional*): each direction's loss.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*): the embeddings and each layer's outputs.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    backward_logits: torch.FloatTensor | None = None
+    forward_loss: torch.FloatTensor | None = None
+    backward_loss: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class GRUForCausalLM(GRUPreTrainedModel):
+    """A language model on [`GRUModel`]: the backbone a [`GRUForSequenceClassification`] is fine-tuned from (the
+    chapter's "Reusing Pretrained Embeddings and Language Models": ULMFiT, ELMo).
+
+    Unidirectional: a classic recurrent LM, the top layer's output at each position scores the next token.
+    Bidirectional: a forward and a backward LM on one backbone, as ELMo's biLM: the forward direction scores the next
+    token, the backward direction the previous one, through one shared output layer; their losses are averaged. With
+    more than one layer this needs `separate_directions=True`, so that no forward feature has read the token it
+    predicts. `GRUForSequenceClassification.from_pretrained(lm_folder, num_labels=2)` then loads the backbone (`gru.`)
+    with a new classification head. This model does not generate text: use [`CharRNNForCausalLM`]'s family for that.
+    """
+
+    def __init__(self, config: GRUConfig):
+        if config.bidirectional and config.num_layers > 1 and not config.separate_directions:
+            raise ValueError(
+                "a bidirectional GRUForCausalLM with more than one layer needs `separate_directions=True`: otherwise "
+                "the forward direction's upper layers read the backward direction's outputs, which have seen the "
+                "tokens it must predict."
+            )
+        super().__init__(config)
+        self.gru = GRUModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.gru.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.gru.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear):
+        self.lm_head = value
+
+    def _validate_labels(self, labels, tokens):
+        if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
+        if tuple(labels.shape) != tuple(tokens.shape[:2]):
+            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the input has {tuple(tokens.shape[:2])}.")
+        if is_tracing():
+            return
+        bad = labels[(labels != -100) & ((labels < 0) | (labels >= self.config.vocab_size))]
+        if bad.numel():
+            raise ValueError(
+                f"`labels` must be token ids in [0, {self.config.vocab_size}) or -100, got {bad.unique().tolist()[:5]}."
+            )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> GRUCausalLMOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
+            attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
+                (either side); padded steps are skipped.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
+                `input_ids`.
+            labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): usually `input_ids` (`-100` where
+                padding); shifted inside the model: position t's forward scores are compared with token t + 1, its
+                backward scores with token t - 1.
+            output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
+
+        Returns:
+            [`GRUCausalLMOutput`]: `logits` (forward) and `backward_logits` `[batch, time, vocab_size]`, and the loss
+            if `labels` was given.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        if labels is not None and tokens is not None:
+            self._validate_labels(labels, tokens)
+        outputs = self.gru(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        features = self.dropout(outputs.last_hidden_state)
+        hidden_size = self.config.hidden_size
+        logits = self.lm_head(features[..., :hidden_size])
+        backward_logits = self.lm_head(features[..., hidden_size:]) if self.config.bidirectional else None
+
+        loss = forward_loss = backward_loss = None
+        if labels is not None:
+            vocab_size = self.config.vocab_size
+            forward_loss = self.loss_function(logits, labels, vocab_size=vocab_size, **kwargs)
+            loss = forward_loss
+            if backward_logits is not None:
+                # Reversed in time, "the token before" becomes "the token after": the same shifted loss applies.
+                backward_loss = self.loss_function(backward_logits.flip(1), labels.flip(1), vocab_size=vocab_size,
+                                                   **kwargs)
+                loss = (forward_loss + backward_loss) / 2
+
+        if not return_dict:
+            output = tuple(v for v in (logits, backward_logits, outputs.hidden_states) if v is not None)
+            return ((loss,) + output) if loss is not None else output
+        return GRUCausalLMOutput(
+            loss=loss, logits=logits, backward_logits=backward_logits, forward_loss=forward_loss,
+            backward_loss=backward_loss, hidden_states=outputs.hidden_states,
+        )
+
+
+__all__ = [
+    "GRUCausalLMOutput",
+    "GRUForCausalLM",
+    "GRUForSequenceClassification",
+    "GRUModel",
+    "GRUPreTrainedModel",
+    "MaskedRecurrentStack",
+]

@@ -1,0 +1,113 @@
+"""GRUForCausalLM: the forward and backward language models on the classifier's backbone (ELMo's biLM, the ULMFiT
+route): no direction reads the token it predicts, the loss is the two shifted cross-entropies, and a classifier loads
+the pretrained backbone from the LM's folder with a new head."""
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from rnnformers import GRUConfig, GRUForCausalLM, GRUForSequenceClassification, GRUModel
+
+
+VOCAB = 30
+
+
+def lm(seed=0, **overrides):
+    torch.manual_seed(seed)
+    config = GRUConfig(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, num_layers=3, dropout=0.0,
+                       bidirectional=True, separate_directions=True, pad_token_id=0, **overrides)
+    return GRUForCausalLM(config).eval()
+
+
+def ids(seed, length=9):
+    return torch.randint(1, VOCAB, (1, length), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("cell_type", ["gru", "lstm"])
+def test_no_direction_reads_the_token_it_predicts(cell_type):
+    model = lm(cell_type=cell_type)
+    text, t = ids(1), 4
+    later, earlier = text.clone(), text.clone()
+    later[0, t + 1:] = ids(2)[0, t + 1:]  # change every token after t
+    earlier[0, :t] = ids(3)[0, :t]  # change every token before t
+    with torch.no_grad():
+        out, out_later, out_earlier = model(text), model(later), model(earlier)
+    # The forward LM at t has read tokens 0..t only; the backward LM at t tokens t..end only.
+    torch.testing.assert_close(out.logits[0, : t + 1], out_later.logits[0, : t + 1])
+    torch.testing.assert_close(out.backward_logits[0, t:], out_earlier.backward_logits[0, t:])
+    assert not torch.allclose(out.logits[0, t + 1:], out_later.logits[0, t + 1:])
+    assert not torch.allclose(out.backward_logits[0, :t], out_earlier.backward_logits[0, :t])
+
+
+def test_without_separate_directions_the_forward_features_see_the_future():
+    # Why the LM insists on separate directions: the usual bidirectional stack mixes them from layer 2 on.
+    torch.manual_seed(0)
+    mixed = GRUModel(GRUConfig(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, num_layers=2, bidirectional=True))
+    text = ids(1)
+    later = text.clone()
+    later[0, 6:] = ids(2)[0, 6:]
+    with torch.no_grad():
+        forward_features = [mixed(x).last_hidden_state[0, :5, :6] for x in (text, later)]
+    assert not torch.allclose(*forward_features)
+    with pytest.raises(ValueError, match="needs `separate_directions=True`"):
+        GRUForCausalLM(GRUConfig(vocab_size=VOCAB, num_layers=2, bidirectional=True))
+    with pytest.raises(ValueError, match="`separate_directions=True` needs `bidirectional=True`"):
+        GRUConfig(separate_directions=True)
+
+
+def test_loss_is_the_mean_of_the_forward_and_backward_shifted_cross_entropies():
+    model = lm()
+    text = torch.cat([ids(1), ids(2)])
+    labels = text.clone()
+    labels[1, -2:] = -100
+    with torch.no_grad():
+        out = model(text, labels=labels)
+    vocab = model.config.vocab_size
+    forward = torch.nn.functional.cross_entropy(out.logits[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1),
+                                                ignore_index=-100)
+    backward = torch.nn.functional.cross_entropy(out.backward_logits[:, 1:].reshape(-1, vocab),
+                                                 labels[:, :-1].reshape(-1), ignore_index=-100)
+    torch.testing.assert_close(out.forward_loss, forward)
+    torch.testing.assert_close(out.backward_loss, backward)
+    torch.testing.assert_close(out.loss, (forward + backward) / 2)
+
+
+def test_a_unidirectional_lm_has_no_backward_scores():
+    torch.manual_seed(0)
+    model = GRUForCausalLM(GRUConfig(vocab_size=VOCAB, num_layers=2)).eval()
+    out = model(ids(1), labels=ids(1))
+    assert out.backward_logits is None and out.backward_loss is None and out.loss == out.forward_loss
+    assert out.logits.shape == (1, 9, VOCAB)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (torch.full((1, 9), 0.5), "integer token ids"),
+    (torch.zeros(1, 8, dtype=torch.long), r"shape \(1, 8\) but the input has \(1, 9\)"),
+    (torch.full((1, 9), VOCAB), rf"token ids in \[0, {VOCAB}\) or -100"),
+])
+def test_bad_labels_are_named(labels, message):
+    with pytest.raises(ValueError, match=message):
+        lm()(ids(1), labels=labels)
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_a_classifier_loads_the_pretrained_backbone_with_a_new_head(auto, tmp_path):
+    model = lm(seed=3)
+    model.save_pretrained(tmp_path)
+    if auto:
+        classifier = AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
+    else:
+        classifier = GRUForSequenceClassification.from_pretrained(tmp_path, num_labels=2)
+    assert isinstance(classifier, GRUForSequenceClassification) and classifier.config.separate_directions
+    lm_backbone, backbone = model.gru.state_dict(), classifier.gru.state_dict()
+    assert lm_backbone.keys() == backbone.keys()
+    for name, value in lm_backbone.items():
+        torch.testing.assert_close(backbone[name], value, msg=name)
+    assert classifier.classifier.weight.shape == (2, 12)
+    # The classifier's features are the LM's: the forward direction at the last token, the backward at the first.
+    classifier.eval()
+    text = ids(4)
+    with torch.no_grad():
+        features = model.gru(text).last_hidden_state
+        pooled = classifier._pool(features, None, classifier.gru(text).last_state)
+    torch.testing.assert_close(pooled, torch.cat([features[0, -1, :6], features[0, 0, 6:]]).unsqueeze(0))
