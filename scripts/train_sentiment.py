@@ -29,17 +29,20 @@ from pathlib import Path
 import numpy as np
 from datasets import DatasetDict
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForSequenceClassification,
+    AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
     set_seed,
 )
 
-from rnnformers import FreezeEmbeddingsCallback, GRUForSequenceClassification
+from rnnformers import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification
 from rnnformers.metrics import load_metric
 from rnnformers.tokenization import train_subword_tokenizer
+from rnnformers.training.callbacks import GradualUnfreezingCallback, discriminative_optimizer
 from rnnformers.training.data import check_labels, load_sentiment_splits
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.lifecycle import (
@@ -52,6 +55,7 @@ from rnnformers.training.lifecycle import (
     load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
+    parse_config_overrides,
     parts_to_score,
     save_tokenizer_and_card,
     take_samples,
@@ -87,14 +91,41 @@ class ModelArguments(BaseModelArguments):
     freeze_embeddings_epochs: float = field(
         default=0, metadata={"help": "Keep the embeddings frozen for this many epochs, then fine-tune them."}
     )
+    pretrained_backbone: str | None = field(
+        default=None,
+        metadata={
+            "help": "A language model of scripts/train_gru_language_model.py (folder or Hub id): the classifier's "
+            "backbone and tokenizer start from it, its head is new (the ULMFiT route). --config_overrides may then "
+            "set the head's fields (pooling, dropout) but not the backbone's shape."
+        },
+    )
+    gradual_unfreezing_epochs: float = field(
+        default=0,
+        metadata={"help": "ULMFiT's gradual unfreezing: the head trains alone this many epochs, then each recurrent "
+                          "layer joins from the top, the embeddings last (0: everything trains from the start)."},
+    )
+    layer_learning_rate_decay: float = field(
+        default=1.0,
+        metadata={"help": "ULMFiT's discriminative learning rates: each layer group below the head learns this many "
+                          "times slower than the one above (2.6 in ULMFiT; 1: one rate)."},
+    )
 
     def __post_init__(self):
         super().__post_init__()
-        if self.pretrained_embeddings and self.model_name_or_path:
-            raise ValueError("--pretrained_embeddings initialises a new model; not with --model_name_or_path.")
+        starts = [f"--{name}" for name in ("model_name_or_path", "pretrained_embeddings", "pretrained_backbone")
+                  if getattr(self, name)]
+        if len(starts) > 1:
+            raise ValueError(f"{' and '.join(starts)}: a run starts from one of them.")
+        if self.gradual_unfreezing_epochs < 0 or self.layer_learning_rate_decay < 1:
+            raise ValueError("--gradual_unfreezing_epochs must be >= 0 and --layer_learning_rate_decay >= 1, got "
+                             f"{self.gradual_unfreezing_epochs} and {self.layer_learning_rate_decay}.")
+        if self.gradual_unfreezing_epochs and self.freeze_embeddings_epochs:
+            raise ValueError("--gradual_unfreezing_epochs already unfreezes the embeddings last: drop "
+                             "--freeze_embeddings_epochs.")
         building = [f"--{name}" for name in ("tokenizer_algorithm", "tokenizer_vocab_size", "lowercase")
                     if getattr(self, name) is not None]
-        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path", "pretrained_embeddings")
+        loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path", "pretrained_embeddings",
+                                            "pretrained_backbone")
                    if getattr(self, name)]
         if building and loading:
             raise ValueError(f"{', '.join(building)}: these shape a tokenizer this run builds, but "
@@ -176,7 +207,8 @@ def main():
     logger.info("texts: %s", {name: len(split) for name, split in sampled.items()})
 
     # Tokenizer: a pretrained one, the saved model's, or one trained on the training part only (no validation text).
-    tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_embeddings=model_args.pretrained_embeddings)
+    tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_embeddings=model_args.pretrained_embeddings,
+                                     pretrained_backbone=model_args.pretrained_backbone)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(
             sampled["train"][data_args.text_column], algorithm=model_args.tokenizer_algorithm or "bpe",
@@ -184,6 +216,8 @@ def main():
             lowercase=model_args.lowercase if model_args.lowercase is not None else True,
         )
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
+    if model_args.pretrained_backbone:
+        check_tokenizer_matches_backbone(tokenizer, model_args.pretrained_backbone)
     if tokenizer.pad_token is None:
         raise ValueError("the tokenizer has no padding token: batches cannot be padded.")
     data_args.max_length = truncation_length(data_args.max_length, tokenizer, model_args, training_args)
@@ -210,6 +244,11 @@ def main():
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience))
     if model_args.freeze_embeddings_epochs > 0:
         callbacks.append(FreezeEmbeddingsCallback(frozen_epochs=model_args.freeze_embeddings_epochs))
+    if model_args.gradual_unfreezing_epochs > 0:
+        callbacks.append(GradualUnfreezingCallback(epochs_per_group=model_args.gradual_unfreezing_epochs))
+    optimizer = None
+    if model_args.layer_learning_rate_decay > 1:
+        optimizer = discriminative_optimizer(model, training_args, model_args.layer_learning_rate_decay)
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -219,6 +258,7 @@ def main():
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=ClassificationScorer(model.config.num_labels),
         callbacks=callbacks,
+        optimizers=(optimizer, None),  # None: the Trainer's own AdamW; the schedule is always the Trainer's
     )
 
     # Train.
@@ -241,9 +281,54 @@ def main():
     push_at_end(trainer, hub_upload)
 
 
+# The fields that give a backbone's weights their shapes: a pretrained backbone keeps its own.
+BACKBONE_FIELDS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell_type", "bidirectional",
+                   "separate_directions")
+
+
+def check_tokenizer_matches_backbone(tokenizer, backbone: str):
+    """The classifier must read the ids its pretrained backbone was trained on."""
+    saved = load_pretrained(AutoTokenizer, backbone, "--pretrained_backbone")
+    if saved.get_vocab() != tokenizer.get_vocab():
+        raise ValueError(
+            f"the tokenizer ({len(tokenizer)} tokens) differs from the one the pretrained backbone {backbone} was "
+            f"trained with ({len(saved)} tokens): its embeddings would read other tokens. Leave --tokenizer_name out "
+            "to use the backbone's."
+        )
+
+
+def build_backbone_classifier(model_args: ModelArguments, data_args: DataArguments, tokenizer):
+    """A classifier whose backbone is `--pretrained_backbone`'s (a GRUForCausalLM folder) and whose head is new."""
+    config = load_pretrained(AutoConfig, model_args.pretrained_backbone, "--pretrained_backbone",
+                             trust_remote_code=model_args.trust_remote_code)
+    if not isinstance(config, GRUConfig):
+        raise ValueError(f"--pretrained_backbone {model_args.pretrained_backbone!r} is a {config.model_type!r} model, "
+                         "not a GRU language model of scripts/train_gru_language_model.py.")
+    overrides = parse_config_overrides(GRUConfig, model_args.config_overrides)
+    for name, value in overrides.items():
+        if name in BACKBONE_FIELDS and value != getattr(config, name):
+            raise ValueError(
+                f"--config_overrides {name}={value} differs from the pretrained backbone's {name}="
+                f"{getattr(config, name)!r}: its weights have the backbone's shape. Set only the head's fields "
+                "(pooling, dropout, embedding_dropout)."
+            )
+    model = load_pretrained(
+        AutoModelForSequenceClassification, model_args.pretrained_backbone, "--pretrained_backbone",
+        trust_remote_code=model_args.trust_remote_code, num_labels=len(data_args.id2label), id2label=data_args.id2label,
+        label2id={label: i for i, label in data_args.id2label.items()}, **overrides,
+    )
+    if len(tokenizer) > model.config.vocab_size:
+        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but the backbone's vocab_size is "
+                         f"{model.config.vocab_size}.")
+    return model
+
+
 def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> GRUForSequenceClassification:
-    """The saved `--model_name_or_path`, or a new classifier sized for `tokenizer`, whose embedding is copied from
-    `--pretrained_embeddings` when given (its vocabulary and embedding sizes then come from that model)."""
+    """The saved `--model_name_or_path`, a classifier on `--pretrained_backbone`, or a new classifier sized for
+    `tokenizer`, whose embedding is copied from `--pretrained_embeddings` when given (its vocabulary and embedding
+    sizes then come from that model)."""
+    if model_args.pretrained_backbone:
+        return build_backbone_classifier(model_args, data_args, tokenizer)
     pretrained = None
     if model_args.pretrained_embeddings:
         source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
@@ -311,7 +396,14 @@ print(classifier(["What an awesome movie!", "A boring, badly acted waste of time
 """
     if training_args.do_train:
         embeddings = ""
-        if model_args.pretrained_embeddings:
+        if model_args.pretrained_backbone:
+            embeddings = (f"backbone (embeddings and recurrent layers) pretrained as a language model, "
+                          f"`{model_args.pretrained_backbone}`"
+                          + (f", gradual unfreezing every {model_args.gradual_unfreezing_epochs:g} epochs"
+                             if model_args.gradual_unfreezing_epochs else "")
+                          + (f", learning rate divided by {model_args.layer_learning_rate_decay:g} per layer down"
+                             if model_args.layer_learning_rate_decay > 1 else "") + ", ")
+        elif model_args.pretrained_embeddings:
             frozen = model_args.freeze_embeddings_epochs
             embeddings = (f"embeddings initialised from `{model_args.pretrained_embeddings}`"
                           + (f" and frozen for {frozen:g} epochs" if frozen else "") + ", ")

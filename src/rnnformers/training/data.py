@@ -5,6 +5,8 @@ all see the same split:
 
 - char-RNN: `load_text` → `split_text` (contiguous parts) → `char_windows`;
 - sentiment: `load_sentiment_splits` (empty texts dropped first, then `train_test_split(seed)`);
+- language-model pretraining of the classifier's backbone: `load_language_model_texts` (the sentiment training part
+  and unlabelled texts; held-out unlabelled texts for the perplexity);
 - translation: `load_pairs` → `split_by_source` (all translations of a sentence in one part).
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets, load_dataset
 
 
 # Bundled corpora, relative to the repository root (the scripts' working directory).
@@ -170,6 +172,57 @@ def check_labels(splits: DatasetDict, label_column: str, num_labels: int, source
                 f"{source} ({name}): labels {bad[:10]} are not class ids of the {num_labels} classes "
                 f"(0 to {num_labels - 1})."
             )
+
+
+def load_language_model_texts(
+    train_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    extra_train_files: list[str] | tuple[str, ...] = (),
+    text_column: str = "text",
+    validation_split_percentage: float = 20.0,
+    held_out_percentage: float = 2.0,
+    split_seed: int = 42,
+    unlabelled_split: str = "unsupervised",
+) -> DatasetDict:
+    """Texts for pretraining a classifier's backbone as a language model, and held-out texts for its perplexity.
+
+    - "train": the labelled set's *training part* only, exactly the texts `train_sentiment.py` trains on
+      (`load_sentiment_splits` with the same percentage and seed: no validation review is ever read), plus the
+      unlabelled texts: `extra_train_files` (parquet / csv / json / txt, column `text_column`) and the dataset's
+      `unlabelled_split` when `dataset_name` has one (IMDb's "unsupervised" reviews);
+    - "validation": `held_out_percentage` of the unlabelled texts (seed `split_seed`), left out of "train" (of all texts
+      when there are no unlabelled ones).
+    Empty texts are dropped. One column, `text`.
+    """
+    if not 0 < held_out_percentage < 100:
+        raise ValueError(f"--held_out_percentage must be in (0, 100), got {held_out_percentage}.")
+    labelled = unlabelled = None
+    if train_file is not None or dataset_name is not None:
+        labelled = load_sentiment_splits(train_file, dataset_name, dataset_config_name, text_column, None,
+                                         validation_split_percentage, split_seed)["train"]
+    parts = []
+    if dataset_name is not None and train_file is None:
+        raw = load_dataset(dataset_name, dataset_config_name)
+        if unlabelled_split in raw:
+            parts.append(raw[unlabelled_split].select_columns([text_column]))
+    for path in extra_train_files:
+        table = load_data_file(path, "--extra_train_files")["train"]
+        if text_column not in table.column_names:
+            raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")
+        parts.append(table.select_columns([text_column]))
+    if parts:
+        unlabelled = concatenate_datasets(parts).filter(
+            lambda text: isinstance(text, str) and text.strip() != "", input_columns=text_column
+        )
+    if labelled is None and (unlabelled is None or len(unlabelled) == 0):
+        raise ValueError("no text to train a language model on: give --train_file, --dataset_name or "
+                         "--extra_train_files with non-empty texts.")
+    pool = unlabelled if unlabelled is not None and len(unlabelled) > 1 else labelled
+    split = pool.train_test_split(test_size=held_out_percentage / 100, seed=split_seed)
+    train = [split["train"]] + ([labelled] if pool is unlabelled and labelled is not None else [])
+    texts = DatasetDict(train=concatenate_datasets(train), validation=split["test"])
+    return texts.rename_column(text_column, "text") if text_column != "text" else texts
 
 
 # Translation ---------------------------------------------------------------------------------------------------------
