@@ -62,6 +62,7 @@ from rnnformers.training.lifecycle import (
     train_and_save,
 )
 from rnnformers.training.modelcard import CardInfo, CardMetric, not_trained_text, write_model_card
+from rnnformers.training.word_vectors import initialize_embeddings, load_word_vectors
 
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,11 @@ class ModelArguments(BaseModelArguments):
     freeze_embeddings_epochs: float = field(
         default=0, metadata={"help": "Keep the embeddings frozen for this many epochs, then fine-tune them."}
     )
+    word_vectors: str | None = field(
+        default=None,
+        metadata={"help": "A folder of scripts/train_word_vectors.py trained on --tokenizer_name's tokens: the "
+                          "embedding rows of tokens with a vector start from it (embedding_dim = the vectors' size)."},
+    )
     pretrained_backbone: str | None = field(
         default=None,
         metadata={
@@ -112,10 +118,13 @@ class ModelArguments(BaseModelArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        starts = [f"--{name}" for name in ("model_name_or_path", "pretrained_embeddings", "pretrained_backbone")
-                  if getattr(self, name)]
+        starts = [f"--{name}" for name in ("model_name_or_path", "pretrained_embeddings", "pretrained_backbone",
+                                           "word_vectors") if getattr(self, name)]
         if len(starts) > 1:
             raise ValueError(f"{' and '.join(starts)}: a run starts from one of them.")
+        if self.word_vectors and not self.tokenizer_name:
+            raise ValueError("--word_vectors needs --tokenizer_name: the tokenizer whose tokens the vectors were "
+                             "trained on (train_word_vectors.py --tokenizer_name).")
         if self.gradual_unfreezing_epochs < 0 or self.layer_learning_rate_decay < 1:
             raise ValueError("--gradual_unfreezing_epochs must be >= 0 and --layer_learning_rate_decay >= 1, got "
                              f"{self.gradual_unfreezing_epochs} and {self.layer_learning_rate_decay}.")
@@ -329,12 +338,15 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer)
     sizes then come from that model)."""
     if model_args.pretrained_backbone:
         return build_backbone_classifier(model_args, data_args, tokenizer)
+    vectors = load_word_vectors(model_args.word_vectors) if model_args.word_vectors else None
     pretrained = None
     if model_args.pretrained_embeddings:
         source_model = load_pretrained(AutoModel, model_args.pretrained_embeddings, "--pretrained_embeddings",
                                        trust_remote_code=model_args.trust_remote_code)
         pretrained = source_model.get_input_embeddings().weight.detach().clone()
     sizes = {"vocab_size": len(tokenizer)}
+    if vectors is not None:
+        sizes["embedding_dim"] = vectors.vector_size
     if pretrained is not None:
         sizes = {"vocab_size": pretrained.shape[0], "embedding_dim": pretrained.shape[1]}
     model = load_or_build_model(
@@ -345,6 +357,13 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer)
     if pretrained is not None:
         # Trainable here: FreezeEmbeddingsCallback freezes it for the first epochs once the optimizer holds it.
         model.load_pretrained_embeddings(pretrained, freeze=False)
+    if vectors is not None:
+        tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        rows = initialize_embeddings(model.get_input_embeddings(), tokens, vectors, skip_ids=[tokenizer.pad_token_id])
+        if rows == 0:
+            raise ValueError(f"no token of --tokenizer_name {model_args.tokenizer_name} has a vector in --word_vectors "
+                             f"{model_args.word_vectors}: train the vectors with that tokenizer.")
+        logger.info("embeddings: %d of %d tokens start from --word_vectors", rows, len(tokens))
     return model
 
 
@@ -403,6 +422,10 @@ print(classifier(["What an awesome movie!", "A boring, badly acted waste of time
                              if model_args.gradual_unfreezing_epochs else "")
                           + (f", learning rate divided by {model_args.layer_learning_rate_decay:g} per layer down"
                              if model_args.layer_learning_rate_decay > 1 else "") + ", ")
+        elif model_args.word_vectors:
+            frozen = model_args.freeze_embeddings_epochs
+            embeddings = (f"embeddings initialised from word vectors trained here (`{model_args.word_vectors}`)"
+                          + (f" and frozen for {frozen:g} epochs" if frozen else "") + ", ")
         elif model_args.pretrained_embeddings:
             frozen = model_args.freeze_embeddings_epochs
             embeddings = (f"embeddings initialised from `{model_args.pretrained_embeddings}`"

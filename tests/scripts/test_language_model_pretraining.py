@@ -181,3 +181,27 @@ def test_a_unidirectional_backbone_also_loads_under_a_classifier(tmp_path):
     model = GRUForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
     torch.testing.assert_close(model.gru.embed_tokens.weight, lm.gru.embed_tokens.weight)
     assert model.classifier.out_features == 3
+
+
+def test_classifier_embeddings_start_from_word_vectors_of_its_tokens(lm_folder, corpus, tmp_path):
+    vectors = load_script("train_word_vectors.py").main([
+        "--output_dir", str(tmp_path / "vectors"), "--train_file", str(corpus / "train.parquet"),
+        "--extra_train_files", str(corpus / "unsup.parquet"), "--tokenizer_name", str(lm_folder),
+        "--vector_size", "8", "--min_count", "1", "--epochs", "1", "--workers", "1",
+    ])
+    output = tmp_path / "classifier"
+    run_script(
+        "train_sentiment.py", "--do_train", "--train_file", corpus / "train.parquet", "--word_vectors",
+        tmp_path / "vectors", "--tokenizer_name", lm_folder, "--freeze_embeddings_epochs", 1, "--num_train_epochs", 1,
+        "--output_dir", output, "--use_cpu", "--report_to", "none",
+    )
+    model = GRUForSequenceClassification.from_pretrained(output)
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    assert model.config.embedding_dim == 8
+    for token in vectors.index_to_key[:5]:  # the most frequent tokens of the corpus
+        row = model.gru.embed_tokens.weight[tokenizer.convert_tokens_to_ids(token)].detach()
+        cosine = torch.nn.functional.cosine_similarity(row, torch.from_numpy(vectors[token].copy()), dim=0)
+        assert cosine.item() == pytest.approx(1.0, abs=1e-5), token  # frozen for the one epoch: the vector itself
+    assert "word vectors trained here" in (output / "README.md").read_text()
+    with pytest.raises(ValueError, match="--word_vectors needs --tokenizer_name"):
+        load_script("train_sentiment.py").ModelArguments(word_vectors="x")
