@@ -82,6 +82,12 @@ class ModelArguments(BaseModelArguments):
                           "from it."},
     )
     max_vector_words: int = field(default=50_000, metadata={"help": "Vector words added to the vocabulary."})
+    freeze_word_vectors: bool = field(
+        default=False,
+        metadata={"help": "Keep the embeddings at their --word_vectors values all training: the words never seen in "
+                          "training then stay in the same space as the ones that were (fine-tuning moves only the "
+                          "latter). The character features and the recurrent layers still learn."},
+    )
 
 
 @dataclass
@@ -112,6 +118,8 @@ def check_word_vectors(model_args: ModelArguments):
     if model_args.word_vectors and (model_args.model_name_or_path or model_args.tokenizer_name):
         raise ValueError("--word_vectors builds a new model's vocabulary and embeddings; it cannot be combined with "
                          "--model_name_or_path or --tokenizer_name.")
+    if model_args.freeze_word_vectors and not model_args.word_vectors:
+        raise ValueError("--freeze_word_vectors needs --word_vectors.")
     if model_args.max_vector_words < 0:
         raise ValueError(f"--max_vector_words must be >= 0, got {model_args.max_vector_words}.")
 
@@ -170,6 +178,8 @@ def main():
         rows = initialize_embeddings(model.get_input_embeddings(), token_strings, vectors,
                                      skip_ids=[tokenizer.pad_token_id])
         logger.info("embeddings: %d of %d tokens start from --word_vectors", rows, len(token_strings))
+        if model_args.freeze_word_vectors:
+            model.get_input_embeddings().weight.requires_grad_(False)  # before the Trainer builds its optimizer
     for split, dataset in raw.items():
         check_labels(dataset, model.config.label2id, files[split])
     entity_scores = is_bio_scheme(model.config.label2id)
@@ -282,7 +292,8 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
         training = (
             f"`scripts/train_tagger.py` of rnnformers on {Path(data_args.train_file).name}, "
             + (f"embeddings initialised from word vectors trained with `scripts/train_word_vectors.py` "
-               f"({vectors_summary(model_args.word_vectors)}): " if model_args.word_vectors
+               f"({vectors_summary(model_args.word_vectors)})"
+               + (" and kept frozen" if model_args.freeze_word_vectors else "") + ": " if model_args.word_vectors
                else "from scratch (no pretrained embeddings): ")
             + f"learning rate {training_args.learning_rate}, batch size "
             f"{training_args.per_device_train_batch_size} per device, "
