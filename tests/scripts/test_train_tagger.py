@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from transformers import AutoTokenizer, TrainingArguments, pipeline
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainingArguments, pipeline
 
 from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
 from rnnformers.training.lifecycle import parse_config_overrides
@@ -177,12 +178,19 @@ def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
                                    "--epochs", "1", "--workers", "1"])
     output = tmp_path / "tagger"
     run_script("--do_train", "--train_file", toy_files / "train.conllu", "--word_vectors", tmp_path / "vectors",
-               "--tokenizer_vocab_size", 40, "--config_overrides", "embedding_dim=16,hidden_size=8,num_layers=1",
+               "--freeze_word_vectors", "--tokenizer_vocab_size", 40, "--learning_rate", 0.1, "--config_overrides", "embedding_dim=16,hidden_size=8,num_layers=1",
                "--output_dir", output, "--max_steps", 2, "--use_cpu", "--report_to", "none")
     tokenizer = AutoTokenizer.from_pretrained(output)
     assert all(word in tokenizer.get_vocab() for word in vectors.index_to_key)  # every vector word is one token
-    assert "initialised from word vectors trained with `scripts/train_word_vectors.py` (word2vec, 16 dimensions" in (
-        output / "README.md").read_text()
+    # Frozen: after training, each vector word's embedding is still its vector (rescaled, same direction).
+    model = AutoModelForTokenClassification.from_pretrained(output)
+    for word in vectors.index_to_key[:5]:
+        row = model.get_input_embeddings().weight[tokenizer.convert_tokens_to_ids(word)].detach()
+        cosine = torch.nn.functional.cosine_similarity(row, torch.from_numpy(vectors[word].copy()), dim=0)
+        assert cosine.item() == pytest.approx(1.0, abs=1e-5), word
+    card = (output / "README.md").read_text()
+    assert "initialised from word vectors trained with `scripts/train_word_vectors.py` (word2vec, 16 dimensions" in card
+    assert "and kept frozen" in card
 
 
 @pytest.mark.parametrize("flags", [{"model_name_or_path": "some/model"}, {"tokenizer_name": "some/tokenizer"}])
