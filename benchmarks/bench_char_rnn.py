@@ -3,6 +3,8 @@
 
     python benchmarks/bench_char_rnn.py            # all of them, at the chapter's model size
     python benchmarks/bench_char_rnn.py --only generation --repeats 5
+    python benchmarks/bench_char_rnn.py --only generation \
+        --config_overrides "cell_type=lstm,num_layers=2,hidden_size=512,embedding_dim=64"   # the quality recipe's size
 
 1. generation: `generate()` (the recurrent state as cache: one token per step) against the chapter's `extend_text()`,
    which re-runs the model over the whole growing text for each new character; and against a hand-written loop that
@@ -25,6 +27,7 @@ from transformers import Trainer, TrainingArguments, default_data_collator
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
 from rnnformers.training.data import char_windows, split_text
+from rnnformers.training.lifecycle import parse_config_overrides
 from rnnformers.tokenization import build_char_tokenizer
 
 
@@ -143,12 +146,15 @@ def main():
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps timings steady).")
     parser.add_argument("--json", action="store_true", help="Print JSON lines instead of a table.")
+    parser.add_argument("--config_overrides", default=None,
+                        help='Model size over the chapter\'s, as the training script takes it: "hidden_size=512,...".')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     text = SHAKESPEARE.read_text(encoding="utf-8")
     tokenizer = build_char_tokenizer(text)
-    config = CharRNNConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)  # the chapter's size
+    config = CharRNNConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,  # the chapter's size
+                           **parse_config_overrides(CharRNNConfig, args.config_overrides))
     torch.manual_seed(0)
     model = CharRNNForCausalLM(config).eval()
 

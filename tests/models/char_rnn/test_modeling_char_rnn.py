@@ -395,3 +395,22 @@ def test_missing_or_corrupt_weights_fail_loudly(tmp_path):
     (corrupt / "model.safetensors").write_bytes(b"\x00" * 100)
     with pytest.raises(Exception, match="(?i)safetensor|header|deserializ|invalid"):
         AutoModelForCausalLM.from_pretrained(corrupt)
+
+
+@pytest.mark.parametrize("field", ["output_dropout", "weight_dropout"])
+def test_the_recipe_regularisers_act_in_training_only(field):
+    torch.manual_seed(0)
+    model = CharRNNForCausalLM(CharRNNConfig(vocab_size=20, cell_type="lstm", hidden_size=16, embedding_dim=8,
+                                             dropout=0.0, **{field: 0.5}))
+    ids = torch.randint(0, 20, (2, 7))
+    model.train()
+    assert not torch.allclose(model(ids).logits, model(ids).logits)  # a new mask each forward pass
+    model(ids, labels=ids).loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    model.eval()
+    plain = CharRNNForCausalLM(CharRNNConfig(vocab_size=20, cell_type="lstm", hidden_size=16, embedding_dim=8,
+                                             dropout=0.0))
+    plain.load_state_dict(model.state_dict())
+    torch.testing.assert_close(model(ids).logits, plain.eval()(ids).logits)  # no effect at inference
+    with pytest.raises(ValueError, match=f"`{field}` must be a number in"):
+        CharRNNConfig(**{field: 1.0})

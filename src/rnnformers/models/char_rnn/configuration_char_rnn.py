@@ -23,6 +23,9 @@ class CharRNNConfig(PretrainedConfig):
         output_dropout (`float`, defaults to 0.0):
             Dropout on the top layer's outputs before the output layer, in `[0, 1)` (Zaremba et al., 2014, and
             char-rnn drop there too; with `dropout` it is the regulariser of the larger recipes).
+        weight_dropout (`float`, defaults to 0.0):
+            DropConnect on each layer's hidden-to-hidden weights while training (AWD-LSTM's WeightDrop: one mask per
+            forward pass, shared by all time steps), in `[0, 1)`.
         cell_type (`str`, defaults to `"gru"`):
             `"gru"` or `"lstm"`.
         tie_word_embeddings (`bool`, defaults to `False`):
@@ -49,6 +52,7 @@ class CharRNNConfig(PretrainedConfig):
     num_layers: int = 2
     dropout: float = 0.1
     output_dropout: float = 0.0
+    weight_dropout: float = 0.0
     cell_type: str = "gru"
     tie_word_embeddings: bool = False
     use_cache: bool = True
@@ -68,7 +72,7 @@ class CharRNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        for name in ("dropout", "output_dropout"):
+        for name in ("dropout", "output_dropout", "weight_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")

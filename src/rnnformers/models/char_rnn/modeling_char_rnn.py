@@ -227,10 +227,13 @@ class RecurrentStack(nn.Module):
     With `separate_directions=True` (bidirectional only), each direction's layer k reads only the same direction's
     layer k - 1, as ELMo's biLM does: no forward output has seen a later token, nor a backward output an earlier one,
     so the stack is also two language models (one per direction).
+
+    `weight_dropout` is DropConnect on the hidden-to-hidden weights while training (AWD-LSTM's WeightDrop): one mask
+    per forward pass, shared by every time step, the regulariser that suits recurrent connections.
     """
 
     def __init__(self, cell_type: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
-                 bidirectional: bool = False, separate_directions: bool = False):
+                 bidirectional: bool = False, separate_directions: bool = False, weight_dropout: float = 0.0):
         super().__init__()
         self.cell_type = cell_type
         self.hidden_size = hidden_size
@@ -239,6 +242,7 @@ class RecurrentStack(nn.Module):
         self.separate_directions = separate_directions and bidirectional
         self.number_of_states = 2 if cell_type == "lstm" else 1
         self.dropout = dropout
+        self.weight_dropout = weight_dropout
         gate_size = (4 if cell_type == "lstm" else 3) * hidden_size
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * self.inputs_per_layer
@@ -321,6 +325,9 @@ class RecurrentStack(nn.Module):
             direction_outputs = []
             for direction in range(self.num_directions):
                 weights = self.layer_weights(layer, direction)
+                if self.weight_dropout > 0 and self.training:
+                    weight_ih, weight_hh, *biases = weights
+                    weights = [weight_ih, nn.functional.dropout(weight_hh, self.weight_dropout), *biases]
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 source = sources[direction] if len(sources) > 1 else sources[0]
                 layer_input = source if direction == 0 else _permute_steps(source, reverse)
@@ -519,6 +526,7 @@ class CharRNNModel(CharRNNPreTrainedModel):
             config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
+            weight_dropout=config.weight_dropout,
         )
         self.post_init()
 
