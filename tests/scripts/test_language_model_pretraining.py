@@ -4,6 +4,7 @@ LM on the classifier's training part + unlabelled texts (never the validation pa
 data split, the optimizer groups, and the bad inputs (empty texts, another shape, another tokenizer)."""
 
 import json
+import sys
 
 import pytest
 import torch
@@ -107,8 +108,7 @@ def test_classifier_refuses_another_shape_or_another_tokenizer(lm_folder, corpus
 
 
 def run_main(script, argv):
-    import sys
-
+    """A script's `main()` in this process, with `argv` as its command line."""
     saved = sys.argv
     sys.argv = ["train_sentiment.py", *argv]
     try:

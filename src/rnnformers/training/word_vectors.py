@@ -15,7 +15,6 @@ that is then trained on a small labelled set. Here:
 """
 
 import json
-import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,8 +24,6 @@ import torch
 from tokenizers import models
 from tqdm.auto import tqdm
 
-
-logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("word2vec", "fasttext")
 VECTORS_CONFIG = "word_vectors_config.json"
