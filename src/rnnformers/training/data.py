@@ -45,6 +45,15 @@ def load_data_file(path: str, argument: str, suffixes=tuple(FILE_BUILDERS)) -> D
     return load_dataset(FILE_BUILDERS[file.suffix], data_files={"train": str(file)})
 
 
+def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
+    """The `text_column` of a parquet / csv / json / txt file (a .txt file: one text per line, column "text"), as a
+    one-column `Dataset`; a `ValueError` naming `argument` or `--text_column` when the file or the column is missing."""
+    table = load_data_file(path, argument)["train"]
+    if text_column not in table.column_names:
+        raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")
+    return table.select_columns([text_column])
+
+
 # char-RNN ------------------------------------------------------------------------------------------------------------
 
 
@@ -206,11 +215,7 @@ def load_language_model_texts(
         raw = load_dataset(dataset_name, dataset_config_name)
         if unlabelled_split in raw:
             parts.append(raw[unlabelled_split].select_columns([text_column]))
-    for path in extra_train_files:
-        table = load_data_file(path, "--extra_train_files")["train"]
-        if text_column not in table.column_names:
-            raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")
-        parts.append(table.select_columns([text_column]))
+    parts += [load_text_column(path, text_column, "--extra_train_files") for path in extra_train_files]
     if parts:
         unlabelled = concatenate_datasets(parts).filter(
             lambda text: isinstance(text, str) and text.strip() != "", input_columns=text_column

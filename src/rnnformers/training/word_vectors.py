@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 
 ALGORITHMS = ("word2vec", "fasttext")
 VECTORS_CONFIG = "word_vectors_config.json"
+# Not pickles: word2vec's binary format (a text header, then float32 rows) and Facebook fastText's binary format, both
+# parsed field by field by gensim (`KeyedVectors.load_word2vec_format`, `load_facebook_vectors`); no code runs on load.
 VECTORS_FILES = {"word2vec": "vectors.bin", "fasttext": "vectors.fasttext.bin"}
 
 _HTML_TAG = re.compile(r"<[^>]{0,40}>")
@@ -178,17 +180,14 @@ def initialize_embeddings(embedding: torch.nn.Embedding, tokens: list[str], vect
 def corpus_texts(paths: Iterable[str], text_column: str = "text") -> Iterator:
     """The texts of each file: a CoNLL-U file gives its sentences as word lists; parquet / csv / json / txt files
     (through `datasets`) their `text_column` (a .txt file: one text per line)."""
-    from rnnformers.training.data import load_data_file
+    from rnnformers.training.data import load_text_column
     from rnnformers.training.token_classification import read_conllu
 
     for path in paths:
         if str(path).endswith(".conllu"):
             yield from read_conllu(path, "upos")["tokens"]
-            continue
-        table = load_data_file(path, "--extra_train_files")["train"]
-        if text_column not in table.column_names:
-            raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")
-        yield from table[text_column]
+        else:
+            yield from load_text_column(path, text_column, "--extra_train_files")[text_column]
 
 
 __all__ = [

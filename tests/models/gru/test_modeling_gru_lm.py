@@ -83,7 +83,7 @@ def test_a_unidirectional_lm_has_no_backward_scores():
 @pytest.mark.parametrize("labels, message", [
     (torch.full((1, 9), 0.5), "integer token ids"),
     (torch.zeros(1, 8, dtype=torch.long), r"shape \(1, 8\) but the input has \(1, 9\)"),
-    (torch.full((1, 9), VOCAB), rf"token ids in \[0, {VOCAB}\) or -100"),
+    (torch.full((1, 9), VOCAB), rf"token ids in \[0, {VOCAB}\) \(`vocab_size`\) or -100"),
 ])
 def test_bad_labels_are_named(labels, message):
     with pytest.raises(ValueError, match=message):

@@ -704,18 +704,20 @@ class GRUForCausalLM(GRUPreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear):
         self.lm_head = value
 
+    # Copied from rnnformers.models.char_rnn.modeling_char_rnn.CharRNNForCausalLM._validate_labels
     def _validate_labels(self, labels, tokens):
         if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
             kind = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
             raise ValueError(f"`labels` must be a tensor of integer token ids, got {kind}.")
-        if tuple(labels.shape) != tuple(tokens.shape[:2]):
+        if tokens is not None and tuple(labels.shape) != tuple(tokens.shape[:2]):
             raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the input has {tuple(tokens.shape[:2])}.")
         if is_tracing():
             return
-        bad = labels[(labels != -100) & ((labels < 0) | (labels >= self.config.vocab_size))]
-        if bad.numel():
+        bad = (labels != -100) & ((labels < 0) | (labels >= self.config.vocab_size))
+        if bad.any():
             raise ValueError(
-                f"`labels` must be token ids in [0, {self.config.vocab_size}) or -100, got {bad.unique().tolist()[:5]}."
+                f"`labels` must be token ids in [0, {self.config.vocab_size}) (`vocab_size`) or -100 (ignored), got "
+                f"{labels[bad].unique().tolist()}."
             )
 
     def forward(
