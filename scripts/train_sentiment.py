@@ -32,7 +32,6 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
@@ -224,9 +223,8 @@ def main():
             vocab_size=model_args.tokenizer_vocab_size or 20_000,
             lowercase=model_args.lowercase if model_args.lowercase is not None else True,
         )
-    check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
-    if model_args.pretrained_backbone:
-        check_tokenizer_matches_backbone(tokenizer, model_args.pretrained_backbone)
+    check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path,
+                            pretrained_backbone=model_args.pretrained_backbone)
     if tokenizer.pad_token is None:
         raise ValueError("the tokenizer has no padding token: batches cannot be padded.")
     data_args.max_length = truncation_length(data_args.max_length, tokenizer, model_args, training_args)
@@ -293,17 +291,6 @@ def main():
 # The fields that give a backbone's weights their shapes: a pretrained backbone keeps its own.
 BACKBONE_FIELDS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell_type", "bidirectional",
                    "separate_directions")
-
-
-def check_tokenizer_matches_backbone(tokenizer, backbone: str):
-    """The classifier must read the ids its pretrained backbone was trained on."""
-    saved = load_pretrained(AutoTokenizer, backbone, "--pretrained_backbone")
-    if saved.get_vocab() != tokenizer.get_vocab():
-        raise ValueError(
-            f"the tokenizer ({len(tokenizer)} tokens) differs from the one the pretrained backbone {backbone} was "
-            f"trained with ({len(saved)} tokens): its embeddings would read other tokens. Leave --tokenizer_name out "
-            "to use the backbone's."
-        )
 
 
 def build_backbone_classifier(model_args: ModelArguments, data_args: DataArguments, tokenizer):

@@ -100,7 +100,7 @@ def test_classifier_refuses_another_shape_or_another_tokenizer(lm_folder, corpus
         run_main(script, [*common, "--output_dir", str(tmp_path / "a"), "--config_overrides", "hidden_size=32"])
     other = train_subword_tokenizer(toy_reviews(50, seed=3)["text"], vocab_size=100)
     other.save_pretrained(tmp_path / "other_tokenizer")
-    with pytest.raises(ValueError, match="differs from the one the pretrained backbone .* was trained with"):
+    with pytest.raises(ValueError, match="differs from the one saved with --pretrained_backbone"):
         run_main(script, [*common, "--output_dir", str(tmp_path / "b"), "--tokenizer_name",
                           str(tmp_path / "other_tokenizer")])
     with pytest.raises(ValueError, match="--model_name_or_path and --pretrained_backbone: a run starts from one"):

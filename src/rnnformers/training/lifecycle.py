@@ -289,9 +289,12 @@ def load_or_build_model(model_args: BaseModelArguments, model_class, auto_class,
     return model
 
 
-def check_tokenizer_matches(tokenizer, training_args, model_name_or_path: str | None) -> None:
+def check_tokenizer_matches(tokenizer, training_args, model_name_or_path: str | None,
+                            **pretrained_sources: str | None) -> None:
     """A continued (`--model_name_or_path`) or resumed (`--resume_from_checkpoint`) run must tokenise as the run that
-    made the model did: the same ids for the same tokens. Compares with the tokenizer saved in that folder."""
+    made the model did: the same ids for the same tokens. Compares with the tokenizer saved in that folder. Each of
+    `pretrained_sources` (e.g. `pretrained_backbone=...`, a folder or a Hub id whose weights the new model starts
+    from) must match too: its embeddings were trained on its tokenizer's ids."""
     folders = [
         (flag, folder)
         for flag, folder in (
@@ -300,13 +303,15 @@ def check_tokenizer_matches(tokenizer, training_args, model_name_or_path: str | 
         )
         if isinstance(folder, str) and Path(folder, "tokenizer.json").is_file()
     ]
+    folders += [(f"--{name}", source) for name, source in pretrained_sources.items() if source]
     for flag, folder in folders:
-        saved = transformers.AutoTokenizer.from_pretrained(folder)
+        saved = load_pretrained(transformers.AutoTokenizer, folder, flag)
         if saved.get_vocab() != tokenizer.get_vocab():
             raise ValueError(
                 f"this run's tokenizer ({len(tokenizer)} tokens) differs from the one saved with {flag} {folder} "
-                f"({len(saved)} tokens): the model's ids would mean other tokens. Pass --tokenizer_name {folder}, or "
-                "build the tokenizer with the arguments of that run."
+                f"({len(saved)} tokens): the model's ids would mean other tokens. Leave --tokenizer_name out to use "
+                f"that folder's (or pass --tokenizer_name {folder}), or build the tokenizer with the arguments of "
+                "that run."
             )
 
 

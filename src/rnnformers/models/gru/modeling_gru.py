@@ -768,9 +768,11 @@ class GRUForCausalLM(GRUPreTrainedModel):
             forward_loss = self.loss_function(logits, labels, vocab_size=vocab_size, **kwargs)
             loss = forward_loss
             if backward_logits is not None:
-                # Reversed in time, "the token before" becomes "the token after": the same shifted loss applies.
-                backward_loss = self.loss_function(backward_logits.flip(1), labels.flip(1), vocab_size=vocab_size,
-                                                   **kwargs)
+                # The backward direction scores the token before: position t against token t - 1 (none at t = 0).
+                # Given as `shift_labels`, so the [batch, time, vocab_size] scores are not copied reversed.
+                previous_tokens = nn.functional.pad(labels, (1, 0), value=-100)[..., :-1].contiguous()
+                backward_loss = self.loss_function(backward_logits, None, vocab_size=vocab_size,
+                                                   shift_labels=previous_tokens, **kwargs)
                 loss = (forward_loss + backward_loss) / 2
 
         if not return_dict:
