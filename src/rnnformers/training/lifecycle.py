@@ -305,6 +305,8 @@ def check_tokenizer_matches(tokenizer, training_args, model_name_or_path: str | 
     ]
     folders += [(f"--{name}", source) for name, source in pretrained_sources.items() if source]
     for flag, folder in folders:
+        if folder == tokenizer.name_or_path:
+            continue  # the tokenizer was loaded from this folder (`load_saved_tokenizer`): nothing to compare
         saved = load_pretrained(transformers.AutoTokenizer, folder, flag)
         if saved.get_vocab() != tokenizer.get_vocab():
             raise ValueError(
