@@ -17,11 +17,13 @@ Data (`rnnformers.training.data.load_language_model_texts`): the labelled set's 
 `train_sentiment.py` trains on, never its validation part — plus unlabelled texts (`--extra_train_files`, or the Hub
 dataset's "unsupervised" split); `--held_out_percentage` of the unlabelled texts is kept out for the validation
 perplexity (`validation_perplexity` = exp of the loss averaged over both directions; each direction's figure is logged
-too). The texts are tokenised by a lower-cased byte-level BPE trained on the training texts (`<s>` and `</s>` around
-each text, as the classifier will see them), concatenated and cut into blocks of `--block_size` tokens (run_clm's
+too). The texts are tokenised by a byte-level BPE (lower-cased by default; `--tokenizer_algorithm wordpiece
+--lowercase false` for a tagger's backbone) trained on the training texts (`<s>` and `</s>` around each text, as the
+classifier will see them), concatenated and cut into blocks of `--block_size` tokens (run_clm's
 `group_texts`). The output folder holds the model, the tokenizer and a card; a classifier then starts from it with
 `train_sentiment.py --pretrained_backbone <folder>` or `GRUForSequenceClassification.from_pretrained(<folder>,
-num_labels=2)`. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+num_labels=2)`, a tagger with `train_tagger.py --pretrained_backbone <folder>` (`GRUForTokenClassification`); CoNLL-U
+files among `--extra_train_files` give their sentences' words joined by spaces. The flags every training script shares are described in `rnnformers.training.lifecycle`.
 """
 
 import logging
@@ -59,8 +61,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments(BaseModelArguments):
-    tokenizer_vocab_size: int = field(default=20_000, metadata={"help": "Vocabulary size of the trained BPE."})
-    lowercase: bool = field(default=True, metadata={"help": "Lower-case the text in the trained tokenizer."})
+    tokenizer_algorithm: str = field(
+        default="bpe",
+        metadata={"help": "Tokenizer trained on the texts: bpe (byte-level) or wordpiece (split on spaces and "
+                          "punctuation first, so that a tagger's words, given split, tokenise as in running text).",
+                  "choices": ["bpe", "wordpiece"]},
+    )
+    tokenizer_vocab_size: int = field(default=20_000, metadata={"help": "Vocabulary size of the trained tokenizer."})
+    lowercase: bool = field(default=True, metadata={"help": "Lower-case the text in the trained tokenizer (a "
+                                                            "tagger's language model keeps case: --lowercase false)."})
 
 
 @dataclass
@@ -119,7 +128,8 @@ def main():
     # Tokenizer: a saved one, or a BPE trained on the training texts, with <s> ... </s> around each text.
     tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
-        tokenizer = train_subword_tokenizer(texts["train"]["text"], vocab_size=model_args.tokenizer_vocab_size,
+        tokenizer = train_subword_tokenizer(texts["train"]["text"], algorithm=model_args.tokenizer_algorithm,
+                                            vocab_size=model_args.tokenizer_vocab_size,
                                             lowercase=model_args.lowercase, add_bos_eos=True)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
 

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 from datasets import DatasetDict
 from transformers import (
-    AutoConfig,
     AutoModel,
     AutoModelForSequenceClassification,
     DataCollatorWithPadding,
@@ -50,11 +49,11 @@ from rnnformers.training.lifecycle import (
     TrainingArguments,
     check_tokenizer_matches,
     evaluate_and_save,
+    load_head_on_backbone,
     load_or_build_model,
     load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
-    parse_config_overrides,
     parts_to_score,
     save_tokenizer_and_card,
     take_samples,
@@ -288,43 +287,15 @@ def main():
     push_at_end(trainer, hub_upload)
 
 
-# The fields that give a backbone's weights their shapes: a pretrained backbone keeps its own.
-BACKBONE_FIELDS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell_type", "bidirectional",
-                   "separate_directions")
-
-
-def build_backbone_classifier(model_args: ModelArguments, data_args: DataArguments, tokenizer):
-    """A classifier whose backbone is `--pretrained_backbone`'s (a GRUForCausalLM folder) and whose head is new."""
-    config = load_pretrained(AutoConfig, model_args.pretrained_backbone, "--pretrained_backbone",
-                             trust_remote_code=model_args.trust_remote_code)
-    if not isinstance(config, GRUConfig):
-        raise ValueError(f"--pretrained_backbone {model_args.pretrained_backbone!r} is a {config.model_type!r} model, "
-                         "not a GRU language model of scripts/train_gru_language_model.py.")
-    overrides = parse_config_overrides(GRUConfig, model_args.config_overrides)
-    for name, value in overrides.items():
-        if name in BACKBONE_FIELDS and value != getattr(config, name):
-            raise ValueError(
-                f"--config_overrides {name}={value} differs from the pretrained backbone's {name}="
-                f"{getattr(config, name)!r}: its weights have the backbone's shape. Set only the head's fields "
-                "(pooling, dropout, embedding_dropout)."
-            )
-    model = load_pretrained(
-        AutoModelForSequenceClassification, model_args.pretrained_backbone, "--pretrained_backbone",
-        trust_remote_code=model_args.trust_remote_code, num_labels=len(data_args.id2label), id2label=data_args.id2label,
-        label2id={label: i for i, label in data_args.id2label.items()}, **overrides,
-    )
-    if len(tokenizer) > model.config.vocab_size:
-        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but the backbone's vocab_size is "
-                         f"{model.config.vocab_size}.")
-    return model
-
-
 def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> GRUForSequenceClassification:
     """The saved `--model_name_or_path`, a classifier on `--pretrained_backbone`, or a new classifier sized for
     `tokenizer`, whose embedding is copied from `--pretrained_embeddings` when given (its vocabulary and embedding
     sizes then come from that model)."""
     if model_args.pretrained_backbone:
-        return build_backbone_classifier(model_args, data_args, tokenizer)
+        return load_head_on_backbone(
+            AutoModelForSequenceClassification, GRUConfig, model_args, tokenizer, num_labels=len(data_args.id2label),
+            id2label=data_args.id2label, label2id={label: i for i, label in data_args.id2label.items()},
+        )
     vectors = load_word_vectors(model_args.word_vectors) if model_args.word_vectors else None
     pretrained = None
     if model_args.pretrained_embeddings:

@@ -19,7 +19,10 @@ Data: CoNLL-U files (`--train_file`, `--validation_file`, `--test_file`), one la
 Multiword-token lines and empty nodes are skipped, as UD defines them (`rnnformers.training.token_classification`).
 Words are tokenised with `is_split_into_words=True`; a word's first token carries its label, its other tokens -100
 (`--label_all_tokens` labels them all). The tokenizer is a cased WordPiece trained on the training words
-(`--tokenizer_vocab_size`), or `--tokenizer_name`. Scores: accuracy over words, and for BIO tags seqeval's entity
+(`--tokenizer_vocab_size`), or `--tokenizer_name`. With `--pretrained_backbone <language model folder>` (ELMo's and
+ULMFiT's route) the tagger is a `GRUForTokenClassification`: the backbone and tokenizer of a language model of
+`scripts/train_gru_language_model.py` (trained cased, with `--tokenizer_algorithm wordpiece`, so that words split
+beforehand tokenise as in running text) under a new linear head. Scores: accuracy over words, and for BIO tags seqeval's entity
 precision / recall / F1; `--do_predict` also writes each test word's predicted tag to `predictions.tsv`. The output
 folder (model + code, tokenizer, card with the scores) loads with `pipeline("token-classification", model=...,
 trust_remote_code=True)`. The flags every training script shares are described in `rnnformers.training.lifecycle`.
@@ -33,7 +36,7 @@ from pathlib import Path
 from datasets import DatasetDict
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, set_seed
 
-from rnnformers import RNNTaggerForTokenClassification
+from rnnformers import GRUConfig, RNNTaggerForTokenClassification
 from rnnformers.tokenization import train_word_piece_tokenizer_for_words
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.lifecycle import (
@@ -42,6 +45,7 @@ from rnnformers.training.lifecycle import (
     TrainingArguments,
     check_tokenizer_matches,
     evaluate_and_save,
+    load_head_on_backbone,
     load_or_build_model,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
@@ -82,6 +86,13 @@ class ModelArguments(BaseModelArguments):
                           "from it."},
     )
     max_vector_words: int = field(default=50_000, metadata={"help": "Vector words added to the vocabulary."})
+    pretrained_backbone: str | None = field(
+        default=None,
+        metadata={"help": "A language model of scripts/train_gru_language_model.py (folder or Hub id): the tagger is a "
+                          "GRUForTokenClassification whose backbone and tokenizer start from it, its head is new (ELMo's "
+                          "and ULMFiT's route). --config_overrides may set the head's fields (dropout, "
+                          "embedding_dropout)."},
+    )
     freeze_word_vectors: bool = field(
         default=False,
         metadata={"help": "Keep the embeddings at their --word_vectors values all training: the words never seen in "
@@ -114,7 +125,10 @@ def check_files(data_args: DataArguments, training_args: TrainingArguments):
             raise ValueError(f"{flag} needs {file_flag}.")
 
 
-def check_word_vectors(model_args: ModelArguments):
+def check_model_sources(model_args: ModelArguments):
+    if model_args.pretrained_backbone and (model_args.model_name_or_path or model_args.word_vectors):
+        other = "--model_name_or_path" if model_args.model_name_or_path else "--word_vectors"
+        raise ValueError(f"--pretrained_backbone and {other}: a run starts from one of them.")
     if model_args.word_vectors and (model_args.model_name_or_path or model_args.tokenizer_name):
         raise ValueError("--word_vectors builds a new model's vocabulary and embeddings; it cannot be combined with "
                          "--model_name_or_path or --tokenizer_name.")
@@ -122,6 +136,20 @@ def check_word_vectors(model_args: ModelArguments):
         raise ValueError("--freeze_word_vectors needs --word_vectors.")
     if model_args.max_vector_words < 0:
         raise ValueError(f"--max_vector_words must be >= 0, got {model_args.max_vector_words}.")
+
+
+def check_splits_words_as_text(tokenizer):
+    """Words come split (`is_split_into_words=True`): a byte-level BPE without `add_prefix_space` would then encode
+    every word as if it began the text (without the leading space it carries inside a sentence), ids its model never
+    read there. WordPiece tokenizers split on spaces first, so a split word tokenises as in running text."""
+    pre_tokenizer = json.loads(tokenizer.backend_tokenizer.to_str()).get("pre_tokenizer") or {}
+    parts = pre_tokenizer.get("pretokenizers", [pre_tokenizer])
+    if any(part.get("type") == "ByteLevel" and not part.get("add_prefix_space") for part in parts):
+        raise ValueError(
+            f"the tokenizer {tokenizer.name_or_path!r} is a byte-level BPE without add_prefix_space: words split "
+            "beforehand would tokenise unlike running text. Train the language model with --tokenizer_algorithm "
+            "wordpiece (scripts/train_gru_language_model.py), or give a WordPiece --tokenizer_name."
+        )
 
 
 def vectors_summary(folder: str) -> str:
@@ -135,7 +163,7 @@ def main():
         (ModelArguments, DataArguments, TrainingArguments), logger
     )
     check_files(data_args, training_args)
-    check_word_vectors(model_args)
+    check_model_sources(model_args)
     hub_upload = HubUpload.take_from(training_args)
     set_seed(training_args.seed)
 
@@ -151,7 +179,7 @@ def main():
 
     # Tokenizer: a saved one, or a WordPiece trained on the training words (+ the vectors' frequent words, whole).
     vectors = load_word_vectors(model_args.word_vectors) if model_args.word_vectors else None
-    tokenizer = load_saved_tokenizer(model_args, training_args)
+    tokenizer = load_saved_tokenizer(model_args, training_args, pretrained_backbone=model_args.pretrained_backbone)
     if tokenizer is None:
         words = (word for sentence in raw["train"]["tokens"] for word in sentence)
         tokenizer = train_word_piece_tokenizer_for_words(words, vocab_size=model_args.tokenizer_vocab_size)
@@ -159,19 +187,25 @@ def main():
             added = add_words_to_word_piece(tokenizer, vectors.index_to_key[: model_args.max_vector_words])
             logger.info("vocabulary: %d WordPiece tokens + %d whole words of --word_vectors", len(tokenizer) - added,
                         added)
-    check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
+    check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path,
+                            pretrained_backbone=model_args.pretrained_backbone)
+    check_splits_words_as_text(tokenizer)
 
     # Model: the labels are the training file's (new model) or the saved model's, which every file must stay within.
     label_kwargs = {} if model_args.model_name_or_path else {
         "id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}
     }
-    model = load_or_build_model(
-        model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
-        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-        **label_kwargs,
-    )
+    if model_args.pretrained_backbone:
+        model = load_head_on_backbone(AutoModelForTokenClassification, GRUConfig, model_args, tokenizer,
+                                      num_labels=len(labels), **label_kwargs)
+    else:
+        model = load_or_build_model(
+            model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
+            vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+            **label_kwargs,
+        )
     token_strings = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
-    if model.config.char_features and not model_args.model_name_or_path:
+    if getattr(model.config, "char_features", 0) and not model_args.model_name_or_path:
         # The character features read each token's string; a saved model keeps them in its weights.
         model.base_model.set_token_strings(token_strings)
     if vectors is not None:
@@ -261,24 +295,31 @@ def write_tagger_card(training_args, model_args, data_args, model, card_metrics)
     config = model.config
     name = Path(training_args.output_dir).name
     repo = training_args.hub_model_id or f"your-name/{name}"
-    kind = ("Bi" if config.bidirectional else "") + config.cell_type.upper() + ("-CRF" if config.use_crf else "")
+    use_crf, char_features = getattr(config, "use_crf", False), getattr(config, "char_features", 0)
+    kind = ("Bi" if config.bidirectional else "") + config.cell_type.upper() + ("-CRF" if use_crf else "")
     description = (
-        f"A {kind} sequence tagger ({config.num_layers} recurrent layers of {config.hidden_size} units per "
-        f"direction, {config.embedding_dim}-dimensional WordPiece embeddings"
-        + (f" and {config.char_features} character features per token" if config.char_features else "")
+        f"A {kind} sequence tagger ({config.num_layers} recurrent layer{'s' if config.num_layers > 1 else ''} of "
+        f"{config.hidden_size} units per direction, {config.embedding_dim}-dimensional sub-word embeddings"
+        + (f" and {char_features} character features per token" if char_features else "")
         + f", {model.num_parameters():,} parameters) "
         f"for `{data_args.label_column}` labels, after the PyTorch NLP tutorial's \"Sequence Models and LSTM "
         f"Networks\" and \"Bi-LSTM CRF\". Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
         + (
+            f"\n\nIts backbone was pretrained as a forward and a backward language model (`{model_args.pretrained_backbone}`"
+            ", ELMo's biLM, fine-tuned here with a new linear head: ULMFiT's route)."
+            if model_args.pretrained_backbone
+            else ""
+        )
+        + (
             "\n\nWith its CRF, the model's `logits` are the Viterbi max-marginals (the score of the best label "
             "sequence through each label, minus the best sequence's score): the pipeline's per-token argmax is the "
             "Viterbi path, and a score is a confidence relative to the best other path, not a marginal probability."
-            if config.use_crf
+            if use_crf
             else ""
         )
         + "\n\nThe pipeline merges adjacent words with the same tag into one group (transformers' `group_entities`); "
-        "for one tag per word, call `model.decode(...)` or use `aggregation_strategy=\"none\"` and keep each word's "
-        "first token."
+        "for one tag per word, " + ("call `model.decode(...)` or " if hasattr(model, "decode") else "")
+        + "use `aggregation_strategy=\"none\"` and keep each word's first token."
     )
     usage = f"""
 from transformers import pipeline
@@ -294,6 +335,7 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
             + (f"embeddings initialised from word vectors trained with `scripts/train_word_vectors.py` "
                f"({vectors_summary(model_args.word_vectors)})"
                + (" and kept frozen" if model_args.freeze_word_vectors else "") + ": " if model_args.word_vectors
+               else f"from the pretrained backbone `{model_args.pretrained_backbone}`: " if model_args.pretrained_backbone
                else "from scratch (no pretrained embeddings): ")
             + f"learning rate {training_args.learning_rate}, batch size "
             f"{training_args.per_device_train_batch_size} per device, "
@@ -314,7 +356,7 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
             training=training,
             task_type="token-classification",
             tags=["pos-tagging" if data_args.label_column in ("upos", "xpos") else "token-classification",
-                  config.cell_type, "crf" if config.use_crf else "bilstm", "universal-dependencies"],
+                  config.cell_type, "crf" if use_crf else "bilstm", "universal-dependencies"],
             metrics=card_metrics,
             language=["en"],
         ),

@@ -20,7 +20,14 @@ from .models.char_rnn import (
     CharRNNPreTrainedModel,
     RecurrentStateCache,
 )
-from .models.gru import GRUConfig, GRUForCausalLM, GRUForSequenceClassification, GRUModel, GRUPreTrainedModel
+from .models.gru import (
+    GRUConfig,
+    GRUForCausalLM,
+    GRUForSequenceClassification,
+    GRUForTokenClassification,
+    GRUModel,
+    GRUPreTrainedModel,
+)
 from .models.rnn_tagger import (
     RNNTaggerConfig,
     RNNTaggerForTokenClassification,
@@ -44,6 +51,7 @@ for config_class, model_class, auto_model_class in (
     (CharRNNConfig, CharRNNForCausalLM, AutoModelForCausalLM),
     (GRUConfig, GRUModel, AutoModel),
     (GRUConfig, GRUForSequenceClassification, AutoModelForSequenceClassification),
+    (GRUConfig, GRUForTokenClassification, AutoModelForTokenClassification),
     (GRUConfig, GRUForCausalLM, AutoModelForCausalLM),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
@@ -66,6 +74,7 @@ __all__ = [
     "GRUConfig",
     "GRUForCausalLM",
     "GRUForSequenceClassification",
+    "GRUForTokenClassification",
     "GRUModel",
     "GRUPreTrainedModel",
     "RNNTaggerConfig",

@@ -30,6 +30,7 @@ from rnnformers import (
     GRUConfig,
     GRUForCausalLM,
     GRUForSequenceClassification,
+    GRUForTokenClassification,
     GRUModel,
     RNNTaggerConfig,
     RNNTaggerForTokenClassification,
@@ -129,6 +130,22 @@ FAMILIES = [
         old_key=None,  # born with its base model: no older layout
         bad_config_value=("pooling", "attention"),
         variants=[{"cell_type": "gru"}, {"cell_type": "lstm"}],
+    ),
+    Family(
+        name="gru_tagger",
+        config_class=GRUConfig,
+        head_class=GRUForTokenClassification,
+        base_class=GRUModel,
+        auto_head=AutoModelForTokenClassification,
+        config_kwargs=dict(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, num_layers=2, dropout=0.0, num_labels=3),
+        inputs=lambda ids, mask: dict(input_ids=ids, attention_mask=mask),
+        outputs=lambda out, mask: [out.logits[i, mask[i].bool()] for i in range(mask.shape[0])],
+        old_key=None,  # born with its base model: no older layout
+        bad_config_value=("pooling", "attention"),
+        variants=[
+            {"cell_type": "lstm", "bidirectional": True, "separate_directions": True},
+            {"cell_type": "gru", "bidirectional": False},
+        ],
     ),
     Family(
         name="seq2seq_gru_attention",

@@ -14,6 +14,7 @@ import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainingArguments, pipeline
 
 from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
+from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.lifecycle import parse_config_overrides
 
 from conftest import ROOT
@@ -197,4 +198,56 @@ def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
 def test_script_refuses_word_vectors_with_a_saved_model_or_tokenizer(flags):
     script = load_script()
     with pytest.raises(ValueError, match="--word_vectors builds a new model's vocabulary"):
-        script.check_word_vectors(script.ModelArguments(word_vectors="vectors", **flags))
+        script.check_model_sources(script.ModelArguments(word_vectors="vectors", **flags))
+
+
+@pytest.mark.parametrize("flags", [{"model_name_or_path": "some/model"}, {"word_vectors": "vectors"}])
+def test_script_refuses_a_pretrained_backbone_with_another_start(flags):
+    script = load_script()
+    with pytest.raises(ValueError, match="--pretrained_backbone and --"):
+        script.check_model_sources(script.ModelArguments(pretrained_backbone="lm", **flags))
+
+
+def test_script_refuses_a_byte_level_tokenizer_for_words_given_split():
+    # Split words through a byte-level BPE without add_prefix_space lose the space they carry in running text.
+    script = load_script()
+    texts = ["the dog sees Mary Jones today ."] * 20
+    with pytest.raises(ValueError, match="byte-level BPE without add_prefix_space.*--tokenizer_algorithm wordpiece"):
+        script.check_splits_words_as_text(train_subword_tokenizer(texts, vocab_size=60))
+    script.check_splits_words_as_text(train_subword_tokenizer(texts, algorithm="wordpiece", vocab_size=60))
+
+
+def test_script_tags_with_the_backbone_of_a_language_model(toy_files, tmp_path):
+    # ELMo's / ULMFiT's route: a cased WordPiece biLM on the training sentences, then a tagger on its backbone.
+    lm = tmp_path / "lm"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_gru_language_model.py"), "--do_train", "--output_dir", str(lm),
+         "--extra_train_files", str(toy_files / "train.conllu"), "--tokenizer_algorithm", "wordpiece",
+         "--lowercase", "false", "--tokenizer_vocab_size", "80", "--block_size", "16",
+         "--config_overrides", "bidirectional=true,separate_directions=true,hidden_size=16,embedding_dim=16,dropout=0.0",
+         "--max_steps", "30", "--learning_rate", "1e-2", "--per_device_train_batch_size", "16", "--use_cpu",
+         "--report_to", "none", "--disable_tqdm", "true"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Mary" in AutoTokenizer.from_pretrained(lm).convert_ids_to_tokens(
+        AutoTokenizer.from_pretrained(lm)(["Mary", "Jones"], is_split_into_words=True)["input_ids"])
+    output = tmp_path / "tagger"
+    run_script("--do_train", "--do_eval", "--train_file", toy_files / "train.conllu",
+               "--validation_file", toy_files / "dev.conllu", "--pretrained_backbone", lm,
+               "--config_overrides", "dropout=0.0", "--output_dir", output, *COMMON)
+    results = json.loads((output / "all_results.json").read_text())
+    assert results["validation_accuracy"] > 0.95
+    config = json.loads((output / "config.json").read_text())
+    assert config["architectures"] == ["GRUForTokenClassification"] and len(config["id2label"]) == 8
+    assert AutoTokenizer.from_pretrained(output).get_vocab() == AutoTokenizer.from_pretrained(lm).get_vocab()
+    card = (output / "README.md").read_text()
+    assert "pretrained as a forward and a backward language model" in card and "validation upos accuracy" in card
+    tagger = pipeline("token-classification", model=str(output), aggregation_strategy="none")
+    assert tagger("the dog sees Mary Jones .")[0]["entity"] == "DET"
+    # The backbone's shape is the language model's: --config_overrides may not change it.
+    refused = run_script("--do_train", "--train_file", toy_files / "train.conllu", "--pretrained_backbone", lm,
+                         "--config_overrides", "hidden_size=8", "--output_dir", tmp_path / "refused", *COMMON,
+                         check=False)
+    assert refused.returncode != 0 and "differs from the pretrained backbone's hidden_size=16" in refused.stderr

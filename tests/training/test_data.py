@@ -6,7 +6,7 @@ import pytest
 from datasets import Dataset
 
 from rnnformers.tokenization import build_char_tokenizer, train_subword_tokenizer
-from rnnformers.training.data import check_labels, load_pairs, load_sentiment_splits, load_text
+from rnnformers.training.data import check_labels, load_pairs, load_sentiment_splits, load_text, load_text_column
 
 
 def write(tmp_path, name, rows):
@@ -62,3 +62,19 @@ def test_empty_or_missing_files_and_texts_give_clear_errors(tmp_path):
         train_subword_tokenizer(["", "   "], algorithm="wordpiece")
     with pytest.raises(ValueError, match="no characters"):
         build_char_tokenizer("")
+
+
+def test_a_conllu_file_gives_one_text_per_sentence_of_its_words(tmp_path):
+    # Multiword-token lines (1-2) and empty nodes (3.1) are not words: the text is the syntactic words, as a tagger
+    # reads them.
+    path = tmp_path / "two.conllu"
+    path.write_text(
+        "# sent_id = a\n1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n1\tdo\tdo\tAUX\t_\t_\t0\troot\t_\t_\n"
+        "2\tn't\tnot\tPART\t_\t_\t1\tadvmod\t_\t_\n3\tgo\tgo\tVERB\t_\t_\t1\txcomp\t_\t_\n"
+        "3.1\tgo\tgo\tVERB\t_\t_\t_\t_\t_\t_\n\n"
+        "# sent_id = b\n1\tYes\tyes\tINTJ\t_\t_\t0\troot\t_\t_\n\n",
+        encoding="utf-8",
+    )
+    assert load_text_column(str(path), "text", "--extra_train_files")["text"] == ["do n't go", "Yes"]
+    with pytest.raises(ValueError, match="--extra_train_files .*does not exist"):
+        load_text_column(str(tmp_path / "missing.conllu"), "text", "--extra_train_files")

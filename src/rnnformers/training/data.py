@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetDict, concatenate_datasets, load_dataset
 
+from rnnformers.training.token_classification import read_conllu
+
 
 # Bundled corpora, relative to the repository root (the scripts' working directory).
 BUNDLED_SHAKESPEARE = "../shared/data/tinyshakespeare/input.txt"
@@ -47,7 +49,11 @@ def load_data_file(path: str, argument: str, suffixes=tuple(FILE_BUILDERS)) -> D
 
 def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
     """The `text_column` of a parquet / csv / json / txt file (a .txt file: one text per line, column "text"), as a
-    one-column `Dataset`; a `ValueError` naming `argument` or `--text_column` when the file or the column is missing."""
+    one-column `Dataset`; a `ValueError` naming `argument` or `--text_column` when the file or the column is missing.
+    A CoNLL-U file gives one text per sentence: its words joined by spaces, as a tagger reads them."""
+    if Path(path).suffix == ".conllu":
+        check_data_file(path, argument, (".conllu",))
+        return Dataset.from_dict({text_column: [" ".join(words) for words in read_conllu(path)["tokens"]]})
     table = load_data_file(path, argument)["train"]
     if text_column not in table.column_names:
         raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")

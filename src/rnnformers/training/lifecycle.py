@@ -289,6 +289,39 @@ def load_or_build_model(model_args: BaseModelArguments, model_class, auto_class,
     return model
 
 
+# The fields that give a pretrained backbone's weights their shapes: a head on it keeps the backbone's values.
+BACKBONE_FIELDS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell_type", "bidirectional",
+                   "separate_directions")
+
+
+def load_head_on_backbone(auto_class, config_class, model_args, tokenizer, **head_kwargs):
+    """A new head (`auto_class`, e.g. `AutoModelForSequenceClassification`) on the backbone of `--pretrained_backbone`
+    (a `config_class` language model of scripts/train_gru_language_model.py), the ULMFiT / ELMo route:
+    `from_pretrained(backbone, **head_kwargs)` loads the backbone's weights and initialises the head. `--config_overrides`
+    may set the head's fields (dropout, pooling), never the backbone's shape (`BACKBONE_FIELDS`)."""
+    backbone = model_args.pretrained_backbone
+    config = load_pretrained(transformers.AutoConfig, backbone, "--pretrained_backbone",
+                             trust_remote_code=model_args.trust_remote_code)
+    if not isinstance(config, config_class):
+        raise ValueError(f"--pretrained_backbone {backbone!r} is a {config.model_type!r} model, not a "
+                         f"{config_class.model_type!r} language model of scripts/train_gru_language_model.py.")
+    overrides = parse_config_overrides(config_class, model_args.config_overrides)
+    for name, value in overrides.items():
+        if name in BACKBONE_FIELDS and value != getattr(config, name):
+            raise ValueError(
+                f"--config_overrides {name}={value} differs from the pretrained backbone's {name}="
+                f"{getattr(config, name)!r}: its weights have the backbone's shape. Set only the head's fields "
+                "(dropout, embedding_dropout, pooling)."
+            )
+    model = load_pretrained(auto_class, backbone, "--pretrained_backbone",
+                            trust_remote_code=model_args.trust_remote_code, **head_kwargs, **overrides)
+    if len(tokenizer) > model.config.vocab_size:
+        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but the backbone's vocab_size is "
+                         f"{model.config.vocab_size}.")
+    logger.info("model: %s parameters, the backbone of %s", f"{model.num_parameters():,}", backbone)
+    return model
+
+
 def check_tokenizer_matches(tokenizer, training_args, model_name_or_path: str | None,
                             **pretrained_sources: str | None) -> None:
     """A continued (`--model_name_or_path`) or resumed (`--resume_from_checkpoint`) run must tokenise as the run that
@@ -391,6 +424,7 @@ def save_tokenizer_and_card(trainer, tokenizer, model_name_or_path: str | None, 
 
 
 __all__ = [
+    "BACKBONE_FIELDS",
     "BaseDataArguments",
     "BaseModelArguments",
     "Seq2SeqTrainingArguments",
@@ -399,6 +433,7 @@ __all__ = [
     "check_run",
     "check_tokenizer_matches",
     "evaluate_and_save",
+    "load_head_on_backbone",
     "load_or_build_model",
     "load_pretrained",
     "load_saved_tokenizer",

@@ -1,9 +1,9 @@
 """The chapter's IMDb sentiment-analysis GRU as a Hugging Face sequence classifier.
 
 [`GRUModel`] (an embedding and a stack of GRU or LSTM layers read in one or both directions over the valid steps only)
-under [`GRUForSequenceClassification`] (a pooling of the outputs into one vector per text and a linear head) and
-[`GRUForCausalLM`] (a forward and a backward language model on the same backbone, to pretrain it on unlabelled
-text). Padding never reaches a valid step of the recurrent layers, so a review gets the same logits alone or padded on
+under [`GRUForSequenceClassification`] (a pooling of the outputs into one vector per text and a linear head),
+[`GRUForTokenClassification`] (a linear head on every token's outputs) and [`GRUForCausalLM`] (a forward and a
+backward language model on the same backbone, to pretrain it on unlabelled text). Padding never reaches a valid step of the recurrent layers, so a review gets the same logits alone or padded on
 either side inside a batch. The recurrent layers run through `torch.gru` / `torch.lstm` with `nn.GRU`'s parameter names, without
 device→host synchronisation: `torch.export` and `torch.compile(fullgraph=True)` trace the model.
 
@@ -21,7 +21,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.conversion_mapping import register_checkpoint_conversion_mapping
 from transformers.core_model_loading import WeightRenaming
-from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
 from .configuration_gru import GRUConfig
 
@@ -643,6 +643,96 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         return torch.cat(pooled, dim=-1)
 
 
+class GRUForTokenClassification(GRUPreTrainedModel):
+    """Token classifier (a tagger): [`GRUModel`] → dropout → linear scores per token and label.
+
+    The head of a pretrained backbone for tagging, as ELMo and ULMFiT use their biLM: `GRUForTokenClassification.
+    from_pretrained(lm_folder, num_labels=17, id2label=...)` loads a [`GRUForCausalLM`]'s backbone (`gru.`) with a new
+    head. On a bidirectional backbone each token's features are the forward direction's state after reading it and
+    the backward direction's after reading it from the right, so every label sees the whole sentence. Labels follow
+    transformers' token-classification conventions: one label id per token, `-100` for tokens without one (a word's
+    sub-words after its first, special tokens, padding). For a CRF and character features, see the tagger family
+    (`RNNTaggerForTokenClassification`).
+    """
+
+    def __init__(self, config: GRUConfig):
+        super().__init__(config)
+        self.gru = GRUModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.hidden_size * (2 if config.bidirectional else 1), config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.gru.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.gru.embed_tokens = value
+
+    # Copied from rnnformers.models.rnn_tagger.modeling_rnn_tagger.RNNTaggerForTokenClassification._validate_labels
+    def _validate_labels(self, labels: torch.Tensor, shape: tuple):
+        if tuple(labels.shape) != tuple(shape):
+            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the tokens have {tuple(shape)}.")
+        if labels.dtype.is_floating_point:
+            raise ValueError(f"`labels` must hold label ids, got dtype {labels.dtype}.")
+        if torch.compiler.is_compiling():
+            return
+        bad = labels[(labels != -100) & ((labels < 0) | (labels >= self.config.num_labels))]
+        if bad.numel():
+            raise ValueError(
+                f"`labels` must be label ids in [0, {self.config.num_labels}) (`num_labels`) or -100, got "
+                f"{bad.unique().tolist()}."
+            )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
+            attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
+                (on either side); padding is skipped, so it never changes a real token's logits.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
+                `input_ids`.
+            labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): label ids, `-100` where a token has
+                none (ignored). Labels at padding are ignored.
+            output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
+
+        Returns:
+            [`TokenClassifierOutput`] with `logits` `[batch, time, num_labels]` and `loss` (the mean cross-entropy over
+            the labelled tokens) if `labels` was given.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.gru(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+
+        loss = None
+        if labels is not None:
+            self._validate_labels(labels, logits.shape[:2])
+            if attention_mask is not None:
+                labels = labels.masked_fill(~attention_mask.bool(), -100)
+            loss = nn.functional.cross_entropy(
+                logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
+            ) / (labels != -100).sum().clamp(min=1)
+
+        if not return_dict:
+            output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
+            return ((loss,) + output) if loss is not None else output
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
 @dataclass
 class GRUCausalLMOutput(ModelOutput):
     """Output of [`GRUForCausalLM`].
@@ -788,6 +878,7 @@ __all__ = [
     "GRUCausalLMOutput",
     "GRUForCausalLM",
     "GRUForSequenceClassification",
+    "GRUForTokenClassification",
     "GRUModel",
     "GRUPreTrainedModel",
     "MaskedRecurrentStack",
