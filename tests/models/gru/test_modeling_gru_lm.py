@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from rnnformers import GRUConfig, GRUForCausalLM, GRUForSequenceClassification, GRUModel
+from rnnformers.models.gru.modeling_gru import ChunkedCrossEntropy, causal_lm_loss
 
 
 VOCAB = 30
@@ -111,3 +112,48 @@ def test_a_classifier_loads_the_pretrained_backbone_with_a_new_head(auto, tmp_pa
         features = model.gru(text).last_hidden_state
         pooled = classifier._pool(features, None, classifier.gru(text).last_state)
     torch.testing.assert_close(pooled, torch.cat([features[0, -1, :6], features[0, 0, 6:]]).unsqueeze(0))
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, 7, 100])
+def test_chunked_cross_entropy_equals_torchs_in_value_and_gradient(block_rows):
+    torch.manual_seed(0)
+    scores = torch.randn(23, 11, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 11, (23,))
+    ids[::5] = -100
+    loss = ChunkedCrossEntropy.apply(scores, ids, block_rows)
+    expected = torch.nn.functional.cross_entropy(scores, ids, ignore_index=-100, reduction="sum")
+    torch.testing.assert_close(loss, expected)
+    (grad,) = torch.autograd.grad(loss * 3, scores)
+    (expected_grad,) = torch.autograd.grad(expected * 3, scores)
+    torch.testing.assert_close(grad, expected_grad)
+    assert torch.autograd.gradcheck(lambda s: ChunkedCrossEntropy.apply(s, ids, block_rows), (scores,))
+
+
+def test_chunked_cross_entropy_of_bf16_scores_is_the_float32_loss_with_a_bf16_gradient():
+    torch.manual_seed(1)
+    scores = (torch.randn(64, 500) * 3).to(torch.bfloat16).requires_grad_()
+    ids = torch.randint(0, 500, (64,))
+    loss = ChunkedCrossEntropy.apply(scores, ids, 16)
+    reference = scores.detach().float().requires_grad_()
+    expected = torch.nn.functional.cross_entropy(reference, ids, reduction="sum")
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    expected.backward()
+    assert scores.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(scores.grad.float(), reference.grad, atol=4e-3, rtol=1e-2)
+
+
+@pytest.mark.parametrize("num_items_in_batch", [None, 37])
+def test_causal_lm_loss_is_transformers_loss(num_items_in_batch):
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    torch.manual_seed(2)
+    scores = torch.randn(3, 9, VOCAB)
+    labels = torch.randint(0, VOCAB, (3, 9))
+    labels[1, :4] = -100
+    shifted = torch.nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]
+    torch.testing.assert_close(
+        causal_lm_loss(scores, shifted, num_items_in_batch),
+        ForCausalLMLoss(scores, labels, VOCAB, num_items_in_batch=num_items_in_batch),
+    )

@@ -733,6 +733,62 @@ class GRUForTokenClassification(GRUPreTrainedModel):
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
 
 
+class ChunkedCrossEntropy(torch.autograd.Function):
+    """The summed cross-entropy of `[N, vocab_size]` scores against `N` token ids (`-100` ignored), computed in
+    float32 (float64 for float64 scores) a block of rows at a time, with the gradient in the scores' dtype.
+
+    The same value and gradient as `cross_entropy(scores.float(), ids, reduction="sum")`, which transformers' causal-LM
+    loss computes, without its float32 copy of all the scores (for bf16 scores of 16k tokens × 8,000 words: 0.5 GB
+    written, read back by the log-softmax and again by its backward). Each block is upcast, reduced to one
+    log-sum-exp per row, and dropped; the backward recomputes the block's softmax from the kept log-sum-exps. On this
+    project's CPU (bf16, 1 thread) the loss and its backward take half the time (BENCHMARKS.md).
+    """
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor, ids: torch.Tensor, block_rows: int) -> torch.Tensor:
+        # float32, or float64 for float64 scores.
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        with torch.autocast(scores.device.type, enabled=False):
+            log_sum_exp = torch.cat([torch.logsumexp(block.to(dtype), dim=-1) for block in scores.split(block_rows)])
+            valid = ids != -100
+            safe_ids = ids.masked_fill(~valid, 0)
+            target = scores.gather(1, safe_ids.unsqueeze(1)).squeeze(1).to(dtype)
+            loss = ((log_sum_exp - target) * valid).sum()
+        ctx.save_for_backward(scores, safe_ids, valid, log_sum_exp)
+        ctx.block_rows = block_rows
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss: torch.Tensor):
+        scores, safe_ids, valid, log_sum_exp = ctx.saved_tensors
+        grad = torch.empty_like(scores)
+        with torch.autocast(scores.device.type, enabled=False):
+            for start in range(0, scores.shape[0], ctx.block_rows):
+                rows = slice(start, start + ctx.block_rows)
+                # d(logsumexp - target)/d scores = softmax - one-hot(target), for the counted rows only.
+                block = torch.exp(scores[rows].to(log_sum_exp.dtype) - log_sum_exp[rows].unsqueeze(1))
+                block.scatter_add_(1, safe_ids[rows].unsqueeze(1), -torch.ones_like(block[:, :1]))
+                block *= valid[rows].unsqueeze(1) * grad_loss
+                grad[rows] = block.to(scores.dtype)
+        return grad, None, None
+
+
+def causal_lm_loss(scores: torch.Tensor, shift_labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """transformers' `ForCausalLMLoss` with the labels already shifted (position t's scores against `shift_labels[:,
+    t]`): the mean over the counted tokens, or the sum divided by `num_items_in_batch` (the Trainer's count over
+    accumulated batches), through [`ChunkedCrossEntropy`]. [batch, time, vocab_size] and [batch, time] → []."""
+    vocab_size = scores.shape[-1]
+    ids = shift_labels.reshape(-1).to(scores.device)
+    # About 2M float32 values per block: a few MB, so that a block is still in cache for its second read.
+    block_rows = max(1, 2**21 // vocab_size)
+    total = ChunkedCrossEntropy.apply(scores.reshape(-1, vocab_size), ids, block_rows)
+    if num_items_in_batch is None:
+        return total / (ids != -100).sum()
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(total.device)
+    return total / num_items_in_batch
+
+
 @dataclass
 class GRUCausalLMOutput(ModelOutput):
     """Output of [`GRUForCausalLM`].
@@ -854,15 +910,15 @@ class GRUForCausalLM(GRUPreTrainedModel):
 
         loss = forward_loss = backward_loss = None
         if labels is not None:
-            vocab_size = self.config.vocab_size
-            forward_loss = self.loss_function(logits, labels, vocab_size=vocab_size, **kwargs)
+            num_items_in_batch = kwargs.get("num_items_in_batch")
+            # The forward direction scores the token after: position t against token t + 1 (none at the end).
+            next_tokens = nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]
+            forward_loss = causal_lm_loss(logits, next_tokens, num_items_in_batch)
             loss = forward_loss
             if backward_logits is not None:
                 # The backward direction scores the token before: position t against token t - 1 (none at t = 0).
-                # Given as `shift_labels`, so the [batch, time, vocab_size] scores are not copied reversed.
-                previous_tokens = nn.functional.pad(labels, (1, 0), value=-100)[..., :-1].contiguous()
-                backward_loss = self.loss_function(backward_logits, None, vocab_size=vocab_size,
-                                                   shift_labels=previous_tokens, **kwargs)
+                previous_tokens = nn.functional.pad(labels, (1, 0), value=-100)[..., :-1]
+                backward_loss = causal_lm_loss(backward_logits, previous_tokens, num_items_in_batch)
                 loss = (forward_loss + backward_loss) / 2
 
         if not return_dict:
