@@ -23,6 +23,11 @@ def test_config_overrides_take_the_type_of_each_default_and_refuse_unknown_field
         "bidirectional": True, "pooling": "mean_max", "hidden_size": 32, "dropout": 0.0,
     }
     assert parse_config_overrides(CharRNNConfig, None) == {}
+    # An optional field takes its declared type (`lstm_forget_bias: float | None = None`).
+    assert parse_config_overrides(GRUConfig, "lstm_forget_bias=1") == {"lstm_forget_bias": 1.0}
+    assert parse_config_overrides(GRUConfig, "lstm_forget_bias=None") == {"lstm_forget_bias": None}
+    with pytest.raises(ValueError, match="lstm_forget_bias='x' is not a float"):
+        parse_config_overrides(GRUConfig, "lstm_forget_bias=x")
     with pytest.raises(ValueError, match="has no field 'hiden_size'"):
         parse_config_overrides(CharRNNConfig, "hiden_size=3")
     with pytest.raises(ValueError, match="bidirectional='maybe' is not a true or false"):

@@ -23,6 +23,7 @@ flag everywhere:
 import logging
 import os
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,11 +246,17 @@ def parse_config_overrides(config_class, overrides: str | None) -> dict:
             raise ValueError(f"--config_overrides: {config_class.__name__} has no field {key!r}.")
         if key == "vocab_size" or key.endswith("_token_id"):
             raise ValueError(f"--config_overrides: {key!r} is set from the tokenizer.")
-        values[key] = _parse_value(key, text, getattr(defaults, key, None))
+        values[key] = _parse_value(key, text, getattr(defaults, key, None),
+                                   type(defaults).__annotations__.get(key))
     return values
 
 
-def _parse_value(key: str, text: str, default):
+def _parse_value(key: str, text: str, default, annotation=None):
+    if default is None and text.lower() != "none":
+        # An optional field (e.g. `lstm_forget_bias: float | None = None`): its declared type, not its default's.
+        declared = [kind for kind in typing.get_args(annotation) if kind in (bool, int, float)]
+        if declared:
+            default = declared[0]()
     try:
         if isinstance(default, bool) or text.lower() in ("true", "false"):
             if text.lower() not in ("true", "false"):

@@ -157,3 +157,30 @@ def test_causal_lm_loss_is_transformers_loss(num_items_in_batch):
         causal_lm_loss(scores, shifted, num_items_in_batch),
         ForCausalLMLoss(scores, labels, VOCAB, num_items_in_batch=num_items_in_batch),
     )
+
+
+def test_lstm_forget_bias_starts_every_forget_gate_and_a_loaded_folder_keeps_its_values(tmp_path):
+    model = lm(cell_type="lstm", lstm_forget_bias=1.0)
+    hidden = model.config.hidden_size
+    for layer in range(model.config.num_layers):
+        for direction in range(2):
+            _, _, bias_ih, bias_hh = model.gru.rnn.layer_weights(layer, direction)
+            assert torch.equal(bias_ih[hidden : 2 * hidden], torch.ones(hidden))
+            assert torch.equal(bias_hh[hidden : 2 * hidden], torch.zeros(hidden))
+            assert bias_ih[:hidden].abs().max() <= hidden**-0.5  # the other gates keep nn.LSTM's U(±1/sqrt(hidden))
+    with torch.no_grad():
+        model.gru.rnn.layer_weights(0, 0)[2][hidden : 2 * hidden] = 5.0  # as training would move it
+    model.save_pretrained(tmp_path)
+    loaded = GRUForSequenceClassification.from_pretrained(tmp_path)
+    assert torch.equal(loaded.gru.rnn.layer_weights(0, 0)[2][hidden : 2 * hidden], torch.full((hidden,), 5.0))
+    # Without it, nn.LSTM's initialisation: no bias at 1.
+    assert not (lm(cell_type="lstm").gru.rnn.layer_weights(0, 0)[2] == 1.0).any()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"cell_type": "gru", "lstm_forget_bias": 1.0}, "`lstm_forget_bias` is for `cell_type='lstm'`"),
+    ({"cell_type": "lstm", "lstm_forget_bias": "one"}, "`lstm_forget_bias` must be None or a number"),
+])
+def test_lstm_forget_bias_errors_name_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        GRUConfig(**overrides)

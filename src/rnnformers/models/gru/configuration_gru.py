@@ -35,6 +35,11 @@ class GRUConfig(PretrainedConfig):
             ([`GRUForCausalLM`]) and fine-tuned as a bidirectional classifier.
         cell_type (`str`, defaults to `"gru"`):
             `"gru"` or `"lstm"`.
+        lstm_forget_bias (`float`, *optional*):
+            Initial bias of the LSTM forget gates (in `bias_ih`; `bias_hh`'s forget part starts at 0): 1.0 is Keras's
+            `unit_forget_bias=True` (the Keras edition's LSTMs) and Jozefowicz et al. (2015)'s advice, so that the
+            cells keep what they hold from the first step on. `None` (the default) keeps `nn.LSTM`'s initialisation,
+            U(±1/√hidden_size) for every bias, so that PyTorch-trained weights and recipes carry over. LSTM only.
         pooling (`str`, defaults to `"last"`):
             How the recurrent outputs become one vector per text: `"last"` (the top layer's final state, as in the
             chapter; forward and backward final states concatenated when bidirectional), `"mean"` or `"max"` over the
@@ -67,6 +72,7 @@ class GRUConfig(PretrainedConfig):
     bidirectional: bool = False
     separate_directions: bool = False
     cell_type: str = "gru"
+    lstm_forget_bias: float | None = None
     pooling: str = "last"
     pad_token_id: int | None = 0
 
@@ -94,6 +100,11 @@ class GRUConfig(PretrainedConfig):
             raise ValueError("`separate_directions=True` needs `bidirectional=True` (one direction is never mixed).")
         if self.cell_type not in ("gru", "lstm"):
             raise ValueError(f"`cell_type` must be 'gru' or 'lstm', got {self.cell_type!r}.")
+        if self.lstm_forget_bias is not None:
+            if isinstance(self.lstm_forget_bias, bool) or not isinstance(self.lstm_forget_bias, (int, float)):
+                raise ValueError(f"`lstm_forget_bias` must be None or a number, got {self.lstm_forget_bias!r}.")
+            if self.cell_type != "lstm":
+                raise ValueError(f"`lstm_forget_bias` is for `cell_type='lstm'`; this config's is {self.cell_type!r}.")
         if self.pooling not in POOLING_CHOICES:
             raise ValueError(f"`pooling` must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}.")
         if self.pad_token_id is not None and (

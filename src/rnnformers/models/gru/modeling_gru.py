@@ -347,6 +347,14 @@ class GRUPreTrainedModel(PreTrainedModel):
         # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
         if isinstance(module, RecurrentStack):
             module.reset_parameters()
+            if self.config.lstm_forget_bias is not None:
+                # PyTorch's gate order is input, forget, cell, output: the forget gate is the second quarter.
+                hidden_size = module.hidden_size
+                for layer in range(module.num_layers):
+                    for direction in range(module.num_directions):
+                        _, _, bias_ih, bias_hh = module.layer_weights(layer, direction)
+                        init.constant_(bias_ih[hidden_size : 2 * hidden_size], self.config.lstm_forget_bias)
+                        init.zeros_(bias_hh[hidden_size : 2 * hidden_size])
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
