@@ -82,7 +82,9 @@ class DataArguments(BaseDataArguments):
         default=None, metadata={"help": "A local labelled parquet/csv/json file; only its training part is read."}
     )
     extra_train_files: list[str] = field(
-        default_factory=list, metadata={"help": "Unlabelled parquet/csv/json/txt files (e.g. IMDb's unsup reviews)."}
+        default_factory=list,
+        metadata={"help": "Unlabelled parquet/csv/json/txt files (e.g. IMDb's unsup reviews), or CoNLL-U files (their "
+                          "sentences' words joined by spaces)."},
     )
     text_column: str = field(default="text", metadata={"help": "Column holding the texts."})
     validation_split_percentage: float = field(
@@ -125,7 +127,7 @@ def main():
     texts = take_samples(texts, data_args, training_args.seed)
     logger.info("texts: %s", {name: len(split) for name, split in texts.items()})
 
-    # Tokenizer: a saved one, or a BPE trained on the training texts, with <s> ... </s> around each text.
+    # Tokenizer: a saved one, or a BPE / WordPiece trained on the training texts, with <s> ... </s> around each text.
     tokenizer = load_saved_tokenizer(model_args, training_args)
     if tokenizer is None:
         tokenizer = train_subword_tokenizer(texts["train"]["text"], algorithm=model_args.tokenizer_algorithm,

@@ -142,7 +142,10 @@ def check_splits_words_as_text(tokenizer):
     """Words come split (`is_split_into_words=True`): a byte-level BPE without `add_prefix_space` would then encode
     every word as if it began the text (without the leading space it carries inside a sentence), ids its model never
     read there. WordPiece tokenizers split on spaces first, so a split word tokenises as in running text."""
-    pre_tokenizer = json.loads(tokenizer.backend_tokenizer.to_str()).get("pre_tokenizer") or {}
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return  # a Python tokenizer: its own `is_split_into_words` handling applies
+    pre_tokenizer = json.loads(backend.to_str()).get("pre_tokenizer") or {}
     parts = pre_tokenizer.get("pretokenizers", [pre_tokenizer])
     if any(part.get("type") == "ByteLevel" and not part.get("add_prefix_space") for part in parts):
         raise ValueError(
@@ -356,7 +359,8 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
             training=training,
             task_type="token-classification",
             tags=["pos-tagging" if data_args.label_column in ("upos", "xpos") else "token-classification",
-                  config.cell_type, "crf" if use_crf else "bilstm", "universal-dependencies"],
+                  config.cell_type, *([f"bi{config.cell_type}"] if config.bidirectional else []),
+                  *(["crf"] if use_crf else []), "universal-dependencies"],
             metrics=card_metrics,
             language=["en"],
         ),

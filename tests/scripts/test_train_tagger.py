@@ -251,3 +251,10 @@ def test_script_tags_with_the_backbone_of_a_language_model(toy_files, tmp_path):
                          "--config_overrides", "hidden_size=8", "--output_dir", tmp_path / "refused", *COMMON,
                          check=False)
     assert refused.returncode != 0 and "differs from the pretrained backbone's hidden_size=16" in refused.stderr
+    # Nor may it set what the run decides (the labels) or initial values the backbone's weights replace.
+    script = load_script()
+    for overrides in ("num_labels=3", "lstm_forget_bias=1.0"):
+        with pytest.raises(ValueError, match="cannot set .* on a pretrained backbone"):
+            script.load_head_on_backbone(AutoModelForTokenClassification, script.GRUConfig, script.ModelArguments(
+                pretrained_backbone=str(lm), config_overrides=overrides), AutoTokenizer.from_pretrained(lm),
+                num_labels=8)

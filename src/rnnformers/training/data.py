@@ -50,10 +50,13 @@ def load_data_file(path: str, argument: str, suffixes=tuple(FILE_BUILDERS)) -> D
 def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
     """The `text_column` of a parquet / csv / json / txt file (a .txt file: one text per line, column "text"), as a
     one-column `Dataset`; a `ValueError` naming `argument` or `--text_column` when the file or the column is missing.
-    A CoNLL-U file gives one text per sentence: its words joined by spaces, as a tagger reads them."""
+    A CoNLL-U file gives one text per sentence: its words joined by spaces, as a tagger reads them (no annotation
+    needed)."""
+    check_data_file(path, argument, (*FILE_BUILDERS, ".conllu"))
     if Path(path).suffix == ".conllu":
-        check_data_file(path, argument, (".conllu",))
-        return Dataset.from_dict({text_column: [" ".join(words) for words in read_conllu(path)["tokens"]]})
+        # The words only ("form"): a corpus needs no annotation.
+        sentences = read_conllu(path, label_column="form")["tokens"]
+        return Dataset.from_dict({text_column: [" ".join(words) for words in sentences]})
     table = load_data_file(path, argument)["train"]
     if text_column not in table.column_names:
         raise ValueError(f"--text_column {text_column!r} is not a column of {path} (columns: {table.column_names}).")

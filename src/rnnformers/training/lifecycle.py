@@ -299,6 +299,8 @@ def load_or_build_model(model_args: BaseModelArguments, model_class, auto_class,
 # The fields that give a pretrained backbone's weights their shapes: a head on it keeps the backbone's values.
 BACKBONE_FIELDS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell_type", "bidirectional",
                    "separate_directions")
+# Fields that only choose initial values, which the backbone's weights replace.
+INITIALISATION_FIELDS = ("lstm_forget_bias",)
 
 
 def load_head_on_backbone(auto_class, config_class, model_args, tokenizer, **head_kwargs):
@@ -318,8 +320,12 @@ def load_head_on_backbone(auto_class, config_class, model_args, tokenizer, **hea
             raise ValueError(
                 f"--config_overrides {name}={value} differs from the pretrained backbone's {name}="
                 f"{getattr(config, name)!r}: its weights have the backbone's shape. Set only the head's fields "
-                "(dropout, embedding_dropout, pooling)."
+                "(dropout, embedding_dropout; pooling for a classifier)."
             )
+    set_by_run = sorted(overrides.keys() & (set(head_kwargs) | set(INITIALISATION_FIELDS)))
+    if set_by_run:
+        raise ValueError(f"--config_overrides cannot set {set_by_run} on a pretrained backbone: the labels come from "
+                         "the data, and initial values are replaced by the backbone's weights.")
     model = load_pretrained(auto_class, backbone, "--pretrained_backbone",
                             trust_remote_code=model_args.trust_remote_code, **head_kwargs, **overrides)
     if len(tokenizer) > model.config.vocab_size:

@@ -89,3 +89,26 @@ def test_the_token_classification_pipeline_tags_words(tmp_path):
     assert " ".join(entity["word"] for entity in result) == sentence
     assert all(sentence[entity["start"] : entity["end"]] == entity["word"] for entity in result)
     assert {entity["entity_group"] for entity in result} <= set(TAGS)
+
+
+def test_with_the_trainers_count_the_loss_is_the_sum_over_it():
+    # Under gradient accumulation or several processes the Trainer passes the labelled-token count of the whole
+    # optimizer step, and does not rescale the loss itself.
+    model = tagger()
+    ids, labels = torch.tensor([[5, 6, 7, 8]]), torch.tensor([[0, -100, 1, 2]])
+    mean = model(input_ids=ids, labels=labels).loss
+    torch.testing.assert_close(model(input_ids=ids, labels=labels, num_items_in_batch=torch.tensor(12)).loss,
+                               mean * 3 / 12)
+    torch.testing.assert_close(model(input_ids=ids, labels=labels, num_items_in_batch=6).loss, mean * 3 / 6)
+
+
+def test_the_trainer_scales_each_head_as_its_loss_expects(tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    from rnnformers import GRUForSequenceClassification
+
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    # The token heads divide by the Trainer's count; the sequence head returns its batch mean (for every problem type).
+    assert Trainer(model=tagger(), args=args).model_accepts_loss_kwargs
+    sequence_head = GRUForSequenceClassification(GRUConfig(vocab_size=VOCAB, embedding_dim=8, hidden_size=6))
+    assert not Trainer(model=sequence_head, args=args).model_accepts_loss_kwargs

@@ -105,6 +105,16 @@ def test_non_crf_loss_is_the_cross_entropy_of_the_labelled_tokens():
     torch.testing.assert_close(out.loss, expected)
 
 
+@pytest.mark.parametrize("use_crf", [False, True])
+def test_with_the_trainers_count_either_loss_is_its_sum_over_that_count(use_crf):
+    # Under gradient accumulation or several processes the Trainer passes the labelled-token count of the whole
+    # optimizer step (`num_items_in_batch`) and does not rescale the loss itself.
+    model = tiny_tagger(use_crf=use_crf)
+    ids, labels = torch.tensor([[4, 5, 6, 7]]), torch.tensor([[1, -100, 2, 0]])
+    mean = model(ids, labels=labels).loss
+    torch.testing.assert_close(model(ids, labels=labels, num_items_in_batch=torch.tensor(9)).loss, mean * 3 / 9)
+
+
 def all_paths(num_labels, length):
     return itertools.product(range(num_labels), repeat=length)
 

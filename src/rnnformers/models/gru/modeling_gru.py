@@ -344,17 +344,24 @@ class GRUPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
+        self._init_pytorch_defaults(module)
+        if isinstance(module, RecurrentStack) and self.config.lstm_forget_bias is not None:
+            # PyTorch's gate order is input, forget, cell, output: the forget gate is the second quarter.
+            hidden_size = module.hidden_size
+            for layer in range(module.num_layers):
+                for direction in range(module.num_directions):
+                    _, _, bias_ih, bias_hh = module.layer_weights(layer, direction)
+                    # Slices are views without the "already loaded" flag: check the biases' own flags.
+                    if not getattr(bias_ih, "_is_hf_initialized", False):
+                        init.constant_(bias_ih[hidden_size : 2 * hidden_size], self.config.lstm_forget_bias)
+                    if not getattr(bias_hh, "_is_hf_initialized", False):
+                        init.zeros_(bias_hh[hidden_size : 2 * hidden_size])
+
+    @torch.no_grad()
+    def _init_pytorch_defaults(self, module):
         # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
         if isinstance(module, RecurrentStack):
             module.reset_parameters()
-            if self.config.lstm_forget_bias is not None:
-                # PyTorch's gate order is input, forget, cell, output: the forget gate is the second quarter.
-                hidden_size = module.hidden_size
-                for layer in range(module.num_layers):
-                    for direction in range(module.num_directions):
-                        _, _, bias_ih, bias_hh = module.layer_weights(layer, direction)
-                        init.constant_(bias_ih[hidden_size : 2 * hidden_size], self.config.lstm_forget_bias)
-                        init.zeros_(bias_hh[hidden_size : 2 * hidden_size])
         elif isinstance(module, nn.Linear):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
@@ -498,6 +505,10 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
     `num_labels` logits and Hugging Face's loss conventions: cross-entropy for class ids, MSE when `num_labels == 1`,
     BCE with logits for `problem_type="multi_label_classification"`.
     """
+
+    # The loss is a mean over this batch's rows (`num_items_in_batch` is not used, for every `problem_type` alike): the
+    # Trainer then divides it by the accumulation steps and lets DDP average it over processes.
+    accepts_loss_kwargs = False
 
     def __init__(self, config: GRUConfig):
         super().__init__(config)
@@ -651,6 +662,18 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         return torch.cat(pooled, dim=-1)
 
 
+# Copied from rnnformers.models.rnn_tagger.modeling_rnn_tagger.labelled_token_count
+def labelled_token_count(labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """What a token loss's sum is divided by: `num_items_in_batch` when the Trainer gives it (the labelled tokens of
+    all the batches accumulated into one optimizer step, over every process: the loss is then the exact mean over
+    them, and the Trainer neither divides it by the accumulation steps nor averages it over processes), else this
+    batch's labelled tokens (at least 1)."""
+    if num_items_in_batch is None:
+        return (labels != -100).sum().clamp(min=1)
+    if torch.is_tensor(num_items_in_batch):
+        return num_items_in_batch.to(labels.device)
+    return torch.tensor(num_items_in_batch, device=labels.device)
+
 class GRUForTokenClassification(GRUPreTrainedModel):
     """Token classifier (a tagger): [`GRUModel`] → dropout → linear scores per token and label.
 
@@ -714,7 +737,9 @@ class GRUForTokenClassification(GRUPreTrainedModel):
 
         Returns:
             [`TokenClassifierOutput`] with `logits` `[batch, time, num_labels]` and `loss` (the mean cross-entropy over
-            the labelled tokens) if `labels` was given.
+            the labelled tokens; with `num_items_in_batch`, which the Trainer passes, the sum divided by that count of
+            labelled tokens over the accumulated batches and processes, as transformers' token classifiers) if
+            `labels` was given.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.gru(
@@ -731,9 +756,10 @@ class GRUForTokenClassification(GRUPreTrainedModel):
             self._validate_labels(labels, logits.shape[:2])
             if attention_mask is not None:
                 labels = labels.masked_fill(~attention_mask.bool(), -100)
-            loss = nn.functional.cross_entropy(
+            token_losses = nn.functional.cross_entropy(
                 logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
-            ) / (labels != -100).sum().clamp(min=1)
+            )
+            loss = token_losses / labelled_token_count(labels, kwargs.get("num_items_in_batch"))
 
         if not return_dict:
             output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
@@ -761,12 +787,14 @@ class ChunkedCrossEntropy(torch.autograd.Function):
             valid = ids != -100
             safe_ids = ids.masked_fill(~valid, 0)
             target = scores.gather(1, safe_ids.unsqueeze(1)).squeeze(1).to(dtype)
-            loss = ((log_sum_exp - target) * valid).sum()
+            # masked_fill, not a product: an ignored row's non-finite score must not reach the sum.
+            loss = (log_sum_exp - target).masked_fill(~valid, 0).sum()
         ctx.save_for_backward(scores, safe_ids, valid, log_sum_exp)
         ctx.block_rows = block_rows
         return loss
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_loss: torch.Tensor):
         scores, safe_ids, valid, log_sum_exp = ctx.saved_tensors
         grad = torch.empty_like(scores)
@@ -776,7 +804,7 @@ class ChunkedCrossEntropy(torch.autograd.Function):
                 # d(logsumexp - target)/d scores = softmax - one-hot(target), for the counted rows only.
                 block = torch.exp(scores[rows].to(log_sum_exp.dtype) - log_sum_exp[rows].unsqueeze(1))
                 block.scatter_add_(1, safe_ids[rows].unsqueeze(1), -torch.ones_like(block[:, :1]))
-                block *= valid[rows].unsqueeze(1) * grad_loss
+                block = block.masked_fill(~valid[rows].unsqueeze(1), 0) * grad_loss
                 grad[rows] = block.to(scores.dtype)
         return grad, None, None
 

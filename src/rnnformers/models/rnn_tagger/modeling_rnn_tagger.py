@@ -621,6 +621,17 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         return BaseModelOutput(last_hidden_state=last_hidden_state, hidden_states=all_hidden_states)
 
 
+def labelled_token_count(labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """What a token loss's sum is divided by: `num_items_in_batch` when the Trainer gives it (the labelled tokens of
+    all the batches accumulated into one optimizer step, over every process: the loss is then the exact mean over
+    them, and the Trainer neither divides it by the accumulation steps nor averages it over processes), else this
+    batch's labelled tokens (at least 1)."""
+    if num_items_in_batch is None:
+        return (labels != -100).sum().clamp(min=1)
+    if torch.is_tensor(num_items_in_batch):
+        return num_items_in_batch.to(labels.device)
+    return torch.tensor(num_items_in_batch, device=labels.device)
+
 class RNNTaggerForTokenClassification(RNNTaggerPreTrainedModel):
     """Sequence tagger: [`RNNTaggerModel`] → dropout → linear scores per token and label → optional CRF.
 
@@ -706,7 +717,9 @@ class RNNTaggerForTokenClassification(RNNTaggerPreTrainedModel):
             [`TokenClassifierOutput`] with `logits` [batch, time, num_labels] and `loss` if `labels` was given.
             Without a CRF, `logits` are the per-token scores and `loss` their mean cross-entropy over labelled tokens.
             With a CRF, `loss` is the CRF's negative log-likelihood of the sentences' labels divided by the number of
-            labelled tokens (on the scale of a cross-entropy), and `logits` are the Viterbi *max-marginals*: at
+            labelled tokens (on the scale of a cross-entropy; with `num_items_in_batch`, which the Trainer passes,
+            either sum is divided by that count of labelled tokens over the accumulated batches and processes, as
+            transformers' token classifiers do), and `logits` are the Viterbi *max-marginals*: at
             each token, for each label, the score of the best label sequence through that label minus the best
             sequence's score. Their argmax token by token is the Viterbi path, so `pipeline("token-classification")`
             and any argmax-based metric see the CRF's decoding; their softmax is a confidence relative to the best
@@ -727,14 +740,14 @@ class RNNTaggerForTokenClassification(RNNTaggerPreTrainedModel):
                 token_losses = nn.functional.cross_entropy(
                     logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
                 )
-                loss = token_losses / (labels != -100).sum().clamp(min=1)
+                loss = token_losses / labelled_token_count(labels, kwargs.get("num_items_in_batch"))
         else:
             # The CRF reads left-aligned rows (each row's tokens first), in float32 for its sums of exponentials.
             order, step_mask = left_align(attention_mask)
             aligned = _gather_steps(emissions.float(), order)
             if labels is not None:
                 sentence_losses = self.crf.neg_log_likelihood(aligned, step_mask, _gather_steps(labels, order))
-                loss = sentence_losses.sum() / (labels != -100).sum().clamp(min=1)
+                loss = sentence_losses.sum() / labelled_token_count(labels, kwargs.get("num_items_in_batch"))
             logits = _scatter_steps(self.crf.max_marginals(aligned, step_mask) * step_mask.unsqueeze(-1), order)
 
         if not return_dict:

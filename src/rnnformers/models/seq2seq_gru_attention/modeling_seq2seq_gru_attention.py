@@ -765,7 +765,7 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 
-    # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_weights
+    # Copied from rnnformers.models.gru.modeling_gru.GRUPreTrainedModel._init_pytorch_defaults with _init_pytorch_defaults->_init_weights
     @torch.no_grad()
     def _init_weights(self, module):
         # PyTorch's own defaults, which the chapter's model trains with; the padding embedding stays at zero.
