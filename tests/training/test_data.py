@@ -72,10 +72,11 @@ def test_a_conllu_file_gives_one_text_per_sentence_of_its_words(tmp_path):
         "# sent_id = a\n1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n1\tdo\tdo\tAUX\t_\t_\t0\troot\t_\t_\n"
         "2\tn't\tnot\tPART\t_\t_\t1\tadvmod\t_\t_\n3\tgo\tgo\tVERB\t_\t_\t1\txcomp\t_\t_\n"
         "3.1\tgo\tgo\tVERB\t_\t_\t_\t_\t_\t_\n\n"
-        "# sent_id = b\n1\tYes\tyes\t_\t_\t_\t0\troot\t_\t_\n\n",  # no UPOS: a corpus needs no annotation
+        # No UPOS (a corpus needs no annotation), and "_" as a word, as EWT has it.
+        "# sent_id = b\n1\tYes\tyes\t_\t_\t_\t0\troot\t_\t_\n2\t_\t_\tSYM\t_\t_\t1\tdep\t_\t_\n\n",
         encoding="utf-8",
     )
-    assert load_text_column(str(path), "text", "--extra_train_files")["text"] == ["do n't go", "Yes"]
+    assert load_text_column(str(path), "text", "--extra_train_files")["text"] == ["do n't go", "Yes _"]
     with pytest.raises(ValueError, match="--extra_train_files .*does not exist"):
         load_text_column(str(tmp_path / "missing.conllu"), "text", "--extra_train_files")
     (tmp_path / "notes.docx").write_text("x")

@@ -54,8 +54,8 @@ def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
     needed)."""
     check_data_file(path, argument, (*FILE_BUILDERS, ".conllu"))
     if Path(path).suffix == ".conllu":
-        # The words only ("form"): a corpus needs no annotation.
-        sentences = read_conllu(path, label_column="form")["tokens"]
+        # The words only: a corpus needs no annotation.
+        sentences = read_conllu(path, label_column=None)["tokens"]
         return Dataset.from_dict({text_column: [" ".join(words) for words in sentences]})
     table = load_data_file(path, argument)["train"]
     if text_column not in table.column_names:

@@ -23,13 +23,14 @@ def _word_label(word: dict, label_column: str):
     return word.get(label_column)
 
 
-def read_conllu(path: str | Path, label_column: str = "upos") -> Dataset:
+def read_conllu(path: str | Path, label_column: str | None = "upos") -> Dataset:
     """Reads a CoNLL-U file into a `Dataset` with columns `sent_id`, `tokens` (the words) and `tags` (their labels).
 
     Args:
         path: the `.conllu` file.
         label_column: the CoNLL-U field holding each word's label: `upos`, `xpos`, `deprel`, ..., or `misc:<Key>`
-            for a `Key=value` of the MISC column (e.g. `misc:NER` for BIO entity tags kept there).
+            for a `Key=value` of the MISC column (e.g. `misc:NER` for BIO entity tags kept there). None: the words
+            only (a corpus; `tags` are then empty lists).
 
     Raises:
         ValueError: the file is missing or holds no sentence, a sentence has no word (an empty sentence), or a word
@@ -38,7 +39,7 @@ def read_conllu(path: str | Path, label_column: str = "upos") -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"CoNLL-U file not found: {path}")
-    if label_column not in ("form", "lemma", "upos", "xpos", "deprel") and not label_column.startswith("misc:"):
+    if label_column not in (None, "form", "lemma", "upos", "xpos", "deprel") and not label_column.startswith("misc:"):
         raise ValueError(
             f"`label_column` must be one of form, lemma, upos, xpos, deprel or misc:<Key>, got {label_column!r}."
         )
@@ -50,7 +51,7 @@ def read_conllu(path: str | Path, label_column: str = "upos") -> Dataset:
             words = [word for word in sentence if isinstance(word["id"], int)]
             if not words:
                 raise ValueError(f"{path}: sentence {sent_id} has no words (an empty sentence).")
-            tags = [_word_label(word, label_column) for word in words]
+            tags = [_word_label(word, label_column) for word in words] if label_column is not None else []
             missing = [word["form"] for word, tag in zip(words, tags) if tag in (None, "_")]
             if missing:
                 raise ValueError(
