@@ -22,10 +22,11 @@ Words are tokenised with `is_split_into_words=True`; a word's first token carrie
 (`--tokenizer_vocab_size`), or `--tokenizer_name`. With `--pretrained_backbone <language model folder>` (ELMo's and
 ULMFiT's route) the tagger is a `GRUForTokenClassification`: the backbone and tokenizer of a language model of
 `scripts/train_gru_language_model.py` (trained cased, with `--tokenizer_algorithm wordpiece`, so that words split
-beforehand tokenise as in running text) under a new linear head. Scores: accuracy over words, and for BIO tags seqeval's entity
-precision / recall / F1; `--do_predict` also writes each test word's predicted tag to `predictions.tsv`. The output
-folder (model + code, tokenizer, card with the scores) loads with `pipeline("token-classification", model=...,
-trust_remote_code=True)`. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+beforehand tokenise as in running text) under a new linear head. Scores: accuracy over words, and for BIO tags
+seqeval's entity precision / recall / F1; `--do_predict` also writes each test word's predicted tag to
+`predictions.tsv`. The output folder (model + code, tokenizer, card with the scores) loads with
+`pipeline("token-classification", model=..., trust_remote_code=True)`. The flags every training script shares are
+described in `rnnformers.training.lifecycle`.
 """
 
 import json

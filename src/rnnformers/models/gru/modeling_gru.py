@@ -1,11 +1,12 @@
-"""The chapter's IMDb sentiment-analysis GRU as a Hugging Face sequence classifier.
+"""The chapter's IMDb sentiment-analysis GRU as a Hugging Face model family: a text classifier, a tagger, a biLM.
 
 [`GRUModel`] (an embedding and a stack of GRU or LSTM layers read in one or both directions over the valid steps only)
 under [`GRUForSequenceClassification`] (a pooling of the outputs into one vector per text and a linear head),
 [`GRUForTokenClassification`] (a linear head on every token's outputs) and [`GRUForCausalLM`] (a forward and a
-backward language model on the same backbone, to pretrain it on unlabelled text). Padding never reaches a valid step of the recurrent layers, so a review gets the same logits alone or padded on
-either side inside a batch. The recurrent layers run through `torch.gru` / `torch.lstm` with `nn.GRU`'s parameter names, without
-device→host synchronisation: `torch.export` and `torch.compile(fullgraph=True)` trace the model.
+backward language model on the same backbone, to pretrain it on unlabelled text). Padding never reaches a valid step
+of the recurrent layers, so a review gets the same logits alone or padded on either side inside a batch. The
+recurrent layers run through `torch.gru` / `torch.lstm` with `nn.GRU`'s parameter names, without device→host
+synchronisation: `torch.export` and `torch.compile(fullgraph=True)` trace the model.
 
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
