@@ -185,7 +185,7 @@ def corpus_texts(paths: Iterable[str], text_column: str = "text") -> Iterator:
 
     for path in paths:
         if str(path).endswith(".conllu"):
-            yield from read_conllu(path, "upos")["tokens"]
+            yield from read_conllu(path, label_column=None)["tokens"]  # the words only: a corpus needs no annotation
         else:
             yield from load_text_column(path, text_column, "--extra_train_files")[text_column]
 
