@@ -321,7 +321,7 @@ def load_head_on_backbone(auto_class, config_class, model_args, tokenizer, **hea
             raise ValueError(
                 f"--config_overrides {name}={value} differs from the pretrained backbone's {name}="
                 f"{getattr(config, name)!r}: its weights have the backbone's shape. Set only the head's fields "
-                "(dropout, embedding_dropout; pooling for a classifier)."
+                "(dropout, embedding_dropout; pooling, classifier_batch_norm, classifier_hidden_size for a classifier)."
             )
     set_by_run = sorted(overrides.keys() & (set(head_kwargs) | set(INITIALISATION_FIELDS)))
     if set_by_run:

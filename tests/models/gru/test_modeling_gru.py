@@ -131,7 +131,8 @@ def test_auto_classes_build_the_model_from_its_config():
 @pytest.mark.parametrize(
     "field, value",
     [("vocab_size", 0), ("hidden_size", 1.5), ("num_layers", True), ("dropout", 1.0), ("embedding_dropout", -0.1),
-     ("cell_type", "rnn"), ("pooling", "attention"), ("bidirectional", "yes"), ("pad_token_id", 99)],
+     ("cell_type", "rnn"), ("pooling", "attention"), ("bidirectional", "yes"), ("pad_token_id", 99),
+     ("classifier_batch_norm", 1), ("classifier_hidden_size", 0), ("classifier_hidden_size", 2.0)],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=f"`{field}`"):
@@ -269,3 +270,36 @@ def test_base_model_outputs_every_layer_at_the_tokens_positions_and_zero_at_padd
     assert len(out.hidden_states) == 3 + 1 and out.last_hidden_state.shape == (2, 8, 2 * 6)
     assert torch.all(out.last_hidden_state[~mask.bool()] == 0) and torch.all(out.last_hidden_state[mask.bool()] != 0)
     torch.testing.assert_close(out.hidden_states[-1], out.last_hidden_state)
+
+
+def test_ulmfit_head_batch_norms_the_pooled_features_and_keeps_its_statistics(tmp_path):
+    model = tiny_model(bidirectional=True, pooling="mean_max", classifier_batch_norm=True, classifier_hidden_size=5)
+    assert model.pre_classifier.out_features == 5 and model.classifier.in_features == 5
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(2, 40, (6, 7), generator=generator)
+    model.train()
+    model(ids, labels=torch.tensor([0, 1, 0, 1, 1, 0])).loss.backward()
+    # Training normalised with this batch's statistics and moved the running ones.
+    assert model.pooled_norm.num_batches_tracked == 1 and model.pooled_norm.running_mean.abs().sum() > 0
+    assert model.classifier.weight.grad is not None and model.pooled_norm.weight.grad is not None
+    with pytest.raises(ValueError, match="at least two texts"):
+        model(ids[:1], labels=torch.tensor([1]))
+
+    model.eval()  # running statistics: a text's logits do not depend on the batch it is in, nor on padding
+    reviews = [ids[0, :7], ids[1, :3]]
+    with torch.no_grad():
+        alone = torch.cat([model(review.unsqueeze(0)).logits for review in reviews])
+        batch, mask = map(torch.stack, zip(*(pad(review, 9, "left") for review in reviews)))
+        torch.testing.assert_close(model(batch, attention_mask=mask).logits, alone, atol=1e-6, rtol=1e-5)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(reloaded.state_dict()[name], tensor, msg=name)
+
+
+def test_a_backbone_loaded_under_the_ulmfit_head_starts_its_batch_norms_at_pytorchs_defaults(tmp_path):
+    tiny_model(bidirectional=True).save_pretrained(tmp_path)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path, classifier_batch_norm=True)
+    fresh = torch.nn.BatchNorm1d(model.pooled_norm.num_features)
+    for name, tensor in fresh.state_dict().items():
+        torch.testing.assert_close(model.pooled_norm.state_dict()[name], tensor, msg=name)

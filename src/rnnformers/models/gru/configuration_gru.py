@@ -44,6 +44,15 @@ class GRUConfig(PretrainedConfig):
             How the recurrent outputs become one vector per text: `"last"` (the top layer's final state, as in the
             chapter; forward and backward final states concatenated when bidirectional), `"mean"` or `"max"` over the
             valid (non-padding) steps, or `"mean_max"` (both, concatenated).
+        classifier_batch_norm (`bool`, defaults to `False`):
+            Standardise each pooled feature over the batch (`BatchNorm1d`) before the classifier's linear layer(s),
+            as ULMFiT's head does. Mean and max over hundreds of steps of a pretrained backbone give features that
+            barely vary from text to text; a linear layer on them learns slowly. Training batches then need at least
+            two texts. Sequence classifier only.
+        classifier_hidden_size (`int`, *optional*):
+            A hidden ReLU layer of this many units between the pooled features and the labels (ULMFiT's head: 50),
+            with the same dropout (and batch norm) before each linear layer. `None`: one linear layer, as in the
+            chapter. Sequence classifier only.
         pad_token_id (`int`, *optional*, defaults to 0):
             Padding id of the tokenizer; its embedding is kept at zero (`nn.Embedding(padding_idx=...)`).
         num_labels / id2label / label2id / problem_type:
@@ -74,6 +83,8 @@ class GRUConfig(PretrainedConfig):
     cell_type: str = "gru"
     lstm_forget_bias: float | None = None
     pooling: str = "last"
+    classifier_batch_norm: bool = False
+    classifier_hidden_size: int | None = None
     pad_token_id: int | None = 0
 
     def __post_init__(self, **kwargs):
@@ -93,7 +104,7 @@ class GRUConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
-        for name in ("bidirectional", "separate_directions"):
+        for name in ("bidirectional", "separate_directions", "classifier_batch_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"`{name}` must be True or False, got {getattr(self, name)!r}.")
         if self.separate_directions and not self.bidirectional:
@@ -105,6 +116,14 @@ class GRUConfig(PretrainedConfig):
                 raise ValueError(f"`lstm_forget_bias` must be None or a number, got {self.lstm_forget_bias!r}.")
             if self.cell_type != "lstm":
                 raise ValueError(f"`lstm_forget_bias` is for `cell_type='lstm'`; this config's is {self.cell_type!r}.")
+        if self.classifier_hidden_size is not None and (
+            isinstance(self.classifier_hidden_size, bool)
+            or not isinstance(self.classifier_hidden_size, int)
+            or self.classifier_hidden_size < 1
+        ):
+            raise ValueError(
+                f"`classifier_hidden_size` must be None or a positive integer, got {self.classifier_hidden_size!r}."
+            )
         if self.pooling not in POOLING_CHOICES:
             raise ValueError(f"`pooling` must be one of {', '.join(POOLING_CHOICES)}, got {self.pooling!r}.")
         if self.pad_token_id is not None and (

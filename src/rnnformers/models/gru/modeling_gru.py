@@ -346,6 +346,12 @@ class GRUPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         self._init_pytorch_defaults(module)
+        if isinstance(module, nn.BatchNorm1d):  # the classifier's optional batch norms: PyTorch's defaults
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
         if isinstance(module, RecurrentStack) and self.config.lstm_forget_bias is not None:
             # PyTorch's gate order is input, forget, cell, output: the forget gate is the second quarter.
             hidden_size = module.hidden_size
@@ -500,7 +506,8 @@ class GRUModel(GRUPreTrainedModel):
 
 
 class GRUForSequenceClassification(GRUPreTrainedModel):
-    """Recurrent text classifier: [`GRUModel`] → pooling → dropout → linear.
+    """Recurrent text classifier: [`GRUModel`] → pooling → dropout → linear (with `classifier_batch_norm` and
+    `classifier_hidden_size`, ULMFiT's head: batch norm → dropout → linear → ReLU → batch norm → dropout → linear).
 
     With the default configuration this is the chapter's `SentimentAnalysisModel` with packed sequences, but with
     `num_labels` logits and Hugging Face's loss conventions: cross-entropy for class ids, MSE when `num_labels == 1`,
@@ -516,6 +523,12 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         self.gru = GRUModel(config)
         features = config.hidden_size * (2 if config.bidirectional else 1) * (2 if config.pooling == "mean_max" else 1)
         self.dropout = nn.Dropout(config.dropout)
+        self.pooled_norm = nn.BatchNorm1d(features) if config.classifier_batch_norm else None
+        self.pre_classifier = self.hidden_norm = None
+        if config.classifier_hidden_size is not None:
+            self.pre_classifier = nn.Linear(features, config.classifier_hidden_size)
+            features = config.classifier_hidden_size
+            self.hidden_norm = nn.BatchNorm1d(features) if config.classifier_batch_norm else None
         self.classifier = nn.Linear(features, config.num_labels)
         self.post_init()
 
@@ -628,8 +641,21 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        pooled = self._pool(outputs.last_hidden_state, attention_mask, outputs.last_state)
-        logits = self.classifier(self.dropout(pooled))
+        features = self._pool(outputs.last_hidden_state, attention_mask, outputs.last_state)
+        if self.pooled_norm is not None:
+            if self.training and features.shape[0] < 2:
+                raise ValueError(
+                    "`classifier_batch_norm` standardises the pooled features over the batch: a training batch needs "
+                    "at least two texts, got one (e.g. the Trainer's last batch: set `dataloader_drop_last=True`)."
+                )
+            features = self.pooled_norm(features)
+        features = self.dropout(features)
+        if self.pre_classifier is not None:
+            features = torch.relu(self.pre_classifier(features))
+            if self.hidden_norm is not None:
+                features = self.hidden_norm(features)
+            features = self.dropout(features)
+        logits = self.classifier(features)
 
         loss = None
         if labels is not None:
