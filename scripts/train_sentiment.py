@@ -244,6 +244,13 @@ def main():
     # Every label of every split, before any training: a bad one in the validation part must not wait for the end.
     check_labels(splits, data_args.label_column, model.config.num_labels, source)
 
+    if model.config.classifier_batch_norm and training_args.do_train and not training_args.dataloader_drop_last:
+        # Batch norm cannot standardise a batch of one text (a last batch of one would stop the run mid-epoch): the
+        # last partial batch of each epoch, a different handful of texts every epoch, is left out.
+        training_args.dataloader_drop_last = True
+        logger.info("classifier_batch_norm: the last partial training batch of each epoch is dropped "
+                    "(--dataloader_drop_last).")
+
     # Trainer.
     callbacks = []
     if data_args.early_stopping_patience is not None:

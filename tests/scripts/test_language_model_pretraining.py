@@ -92,6 +92,21 @@ def test_classifier_fine_tunes_the_pretrained_backbone_gradually(lm_folder, corp
     assert "pretrained as a language model" in (output / "README.md").read_text()
 
 
+def test_ulmfit_head_on_the_backbone_trains_even_when_an_epoch_ends_on_a_batch_of_one(lm_folder, corpus, tmp_path):
+    output = tmp_path / "classifier"
+    # 240 training reviews in batches of 239: the last batch of the epoch would hold one review, which batch norm
+    # cannot standardise; the script drops it.
+    run_script(
+        "train_sentiment.py", "--do_train", "--train_file", corpus / "train.parquet", "--pretrained_backbone",
+        lm_folder, "--config_overrides", "pooling=mean_max,classifier_batch_norm=true,classifier_hidden_size=4",
+        "--per_device_train_batch_size", 239, "--num_train_epochs", 2, "--learning_rate", 1e-2,
+        "--output_dir", output, "--use_cpu", "--report_to", "none",
+    )
+    model = GRUForSequenceClassification.from_pretrained(output)
+    assert model.config.classifier_batch_norm and model.pre_classifier.out_features == 4
+    assert model.pooled_norm.num_batches_tracked == 2  # one full batch per epoch, the batch of one dropped
+
+
 def test_classifier_refuses_another_shape_or_another_tokenizer(lm_folder, corpus, tmp_path):
     script = load_script("train_sentiment.py")
     common = ["--do_train", "--train_file", str(corpus / "train.parquet"), "--pretrained_backbone", str(lm_folder),
