@@ -5,6 +5,8 @@ pipeline.
     python scripts/translate.py outputs/nmt-en-es "I like soccer." "Where is the station?" --num_beams 5
     echo "I like soccer." | python scripts/translate.py outputs/nmt-en-es      # one sentence per input line
 
+    python scripts/translate.py outputs/nmt-en-es "I like soccer." --num_beams 5 --dtype bfloat16  # AMX / AVX-512 BF16
+
 Prints one translation per line. `--num_beams 1` (the default) is greedy decoding. The model may be a local folder or
 a Hub id; `--trust_remote_code` runs the code saved with the model instead of the installed rnnformers.
 """
@@ -12,6 +14,7 @@ a Hub id; `--trust_remote_code` runs the code saved with the model instead of th
 import argparse
 import sys
 
+import torch
 from transformers import AutoConfig, pipeline
 
 from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
@@ -25,6 +28,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--num_beams", type=int, default=1, help="beam width; 1 is greedy decoding")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the model's generation config")
     parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="the weights' dtype: bfloat16 runs the matrix products in bfloat16 (fast on CPUs with "
+                             "AMX or AVX-512 BF16)")
     parser.add_argument("--trust_remote_code", action="store_true")
     args = parser.parse_args(argv)
     if args.num_beams < 1:
@@ -38,7 +44,8 @@ def main(argv: list[str] | None = None):
     pipeline_class = None if args.trust_remote_code else RnnTranslationPipeline
     load_pretrained(AutoConfig, args.model, "model", trust_remote_code=args.trust_remote_code)  # a clear error first
     translator = pipeline(
-        "rnn-translation", model=args.model, trust_remote_code=args.trust_remote_code, pipeline_class=pipeline_class
+        "rnn-translation", model=args.model, trust_remote_code=args.trust_remote_code, pipeline_class=pipeline_class,
+        dtype=getattr(torch, args.dtype),
     )
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:

@@ -1,6 +1,7 @@
 """The "rnn-translation" pipeline, the translate / plot_attention scripts, the training script on a few pairs, and
 loading a saved translator from a Hub-cache snapshot with rnnformers blocked (model and pipeline as remote code)."""
 
+import copy
 import importlib.util
 import json
 import subprocess
@@ -150,6 +151,10 @@ def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         generate_text(model, tokenizer, text, num_beams=3, max_new_tokens=10) for text in ("I like soccer.", "Go.")
     ]
+    load_script("translate").main([str(folder), "I like soccer.", "--dtype", "bfloat16"])
+    in_bfloat16 = copy.deepcopy(model).to(torch.bfloat16)
+    assert capsys.readouterr().out.splitlines() == [generate_text(in_bfloat16, tokenizer, "I like soccer.",
+                                                                  max_new_tokens=10)]
     png = tmp_path / "attention.png"
     plot_attention = load_script("plot_attention")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])
