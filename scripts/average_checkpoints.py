@@ -5,9 +5,10 @@
         outputs/nmt/checkpoint-16000 --output_dir outputs/nmt-avg
     python scripts/average_checkpoints.py --last 3 outputs/nmt --output_dir outputs/nmt-avg   # the 3 latest in a run
 
-The averaged folder is a complete model (the last checkpoint's configuration, tokenizer and code, the mean weights);
-score it with the training script that made the run, e.g. `train_translation.py --model_name_or_path
-outputs/nmt-avg --output_dir outputs/nmt-avg --do_eval --do_predict`, which also writes its card.
+The averaged folder is a complete model (the last checkpoint's configuration, tokenizer and code, the mean weights,
+a short card naming the checkpoints). Score it with the training script that made the run: `train_translation.py
+--model_name_or_path outputs/nmt-avg --output_dir outputs/nmt-avg --do_eval --do_predict` writes the scores
+(`*_results.json`) beside it; another `--output_dir` gets the model with a card holding the scores.
 """
 
 import argparse
@@ -38,10 +39,14 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--overwrite_output_dir", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if args.last is not None and args.last < 2:
+        parser.error(f"--last must be at least 2 (a mean of one checkpoint is that checkpoint), got {args.last}.")
     if args.last is not None and len(args.checkpoints) != 1:
         parser.error("--last takes one run folder, the one holding the checkpoint-N folders.")
     try:
-        folders = latest_checkpoints(Path(args.checkpoints[0]), args.last) if args.last else args.checkpoints
+        folders = args.checkpoints
+        if args.last is not None:
+            folders = latest_checkpoints(Path(args.checkpoints[0]), args.last)
         output = average_checkpoints(folders, args.output_dir, overwrite=args.overwrite_output_dir)
     except ValueError as error:
         parser.error(str(error))

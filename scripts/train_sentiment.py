@@ -100,7 +100,8 @@ class ModelArguments(BaseModelArguments):
         metadata={
             "help": "A language model of scripts/train_gru_language_model.py (folder or Hub id): the classifier's "
             "backbone and tokenizer start from it, its head is new (the ULMFiT route). --config_overrides may then "
-            "set the head's fields (pooling, dropout) but not the backbone's shape."
+            "set the head's fields (pooling, dropout, classifier_batch_norm, classifier_hidden_size) but not the "
+            "backbone's shape."
         },
     )
     gradual_unfreezing_epochs: float = field(
@@ -244,13 +245,6 @@ def main():
     # Every label of every split, before any training: a bad one in the validation part must not wait for the end.
     check_labels(splits, data_args.label_column, model.config.num_labels, source)
 
-    if model.config.classifier_batch_norm and training_args.do_train and not training_args.dataloader_drop_last:
-        # Batch norm cannot standardise a batch of one text (a last batch of one would stop the run mid-epoch): the
-        # last partial batch of each epoch, a different handful of texts every epoch, is left out.
-        training_args.dataloader_drop_last = True
-        logger.info("classifier_batch_norm: the last partial training batch of each epoch is dropped "
-                    "(--dataloader_drop_last).")
-
     # Trainer.
     callbacks = []
     if data_args.early_stopping_patience is not None:
@@ -368,7 +362,11 @@ def write_sentiment_card(training_args, model_args, data_args, model, card_metri
         f"A {direction}{config.cell_type.upper()} sentiment classifier ({config.num_layers} "
         f"layer{'s' if config.num_layers > 1 else ''} of "
         f"{config.hidden_size} units, {config.embedding_dim}-dimensional embeddings, `{config.pooling}` pooling, "
-        f"{model.num_parameters():,} parameters) in the spirit of the chapter \"NLP with RNNs and Attention\", "
+        # getattr: a folder's own (remote) configuration code may predate these fields.
+        + ("batch-normalised pooled features, " if getattr(config, "classifier_batch_norm", False) else "")
+        + (f"a hidden layer of {config.classifier_hidden_size} units, "
+           if getattr(config, "classifier_hidden_size", None) else "")
+        + f"{model.num_parameters():,} parameters) in the spirit of the chapter \"NLP with RNNs and Attention\", "
         f"{'trained' if training_args.do_train else 'scored'} on {source}. "
         f"Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
     )

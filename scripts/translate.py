@@ -21,6 +21,16 @@ from rnnformers import RnnTranslationPipeline  # importing rnnformers registers 
 from rnnformers.training.lifecycle import load_pretrained
 
 
+def load_translator(model: str, dtype: str = "float32", trust_remote_code: bool = False):
+    """The "rnn-translation" pipeline of a saved folder or Hub id, with the weights in `dtype`."""
+    load_pretrained(AutoConfig, model, "model", trust_remote_code=trust_remote_code)  # a clear error first
+    # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
+    # class is used unless --trust_remote_code asks for the folder's copy.
+    pipeline_class = None if trust_remote_code else RnnTranslationPipeline
+    return pipeline("rnn-translation", model=model, trust_remote_code=trust_remote_code, pipeline_class=pipeline_class,
+                    dtype=getattr(torch, dtype))
+
+
 def main(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="saved model folder or Hub id")
@@ -39,14 +49,7 @@ def main(argv: list[str] | None = None):
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         parser.error("nothing to translate: give sentences as arguments or on stdin.")
-    # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
-    # class is used unless --trust_remote_code asks for the folder's copy.
-    pipeline_class = None if args.trust_remote_code else RnnTranslationPipeline
-    load_pretrained(AutoConfig, args.model, "model", trust_remote_code=args.trust_remote_code)  # a clear error first
-    translator = pipeline(
-        "rnn-translation", model=args.model, trust_remote_code=args.trust_remote_code, pipeline_class=pipeline_class,
-        dtype=getattr(torch, args.dtype),
-    )
+    translator = load_translator(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
     generate_kwargs = {"num_beams": args.num_beams}
     if args.max_new_tokens is not None:
         generate_kwargs["max_new_tokens"] = args.max_new_tokens

@@ -114,6 +114,9 @@ FAMILIES = [
         variants=[
             {"cell_type": "gru", "bidirectional": True, "pooling": "last"},
             {"cell_type": "lstm", "bidirectional": True, "pooling": "mean_max"},
+            # ULMFiT's head: batch norms (running statistics in eval mode) and a hidden layer.
+            {"cell_type": "gru", "bidirectional": True, "pooling": "mean_max", "classifier_batch_norm": True,
+             "classifier_hidden_size": 5},
         ],
     ),
     Family(

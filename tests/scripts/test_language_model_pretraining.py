@@ -94,8 +94,8 @@ def test_classifier_fine_tunes_the_pretrained_backbone_gradually(lm_folder, corp
 
 def test_ulmfit_head_on_the_backbone_trains_even_when_an_epoch_ends_on_a_batch_of_one(lm_folder, corpus, tmp_path):
     output = tmp_path / "classifier"
-    # 240 training reviews in batches of 239: the last batch of the epoch would hold one review, which batch norm
-    # cannot standardise; the script drops it.
+    # 240 training reviews in batches of 239: the last batch of each epoch holds one review, which batch norm
+    # standardises with its running statistics.
     run_script(
         "train_sentiment.py", "--do_train", "--train_file", corpus / "train.parquet", "--pretrained_backbone",
         lm_folder, "--config_overrides", "pooling=mean_max,classifier_batch_norm=true,classifier_hidden_size=4",
@@ -104,7 +104,7 @@ def test_ulmfit_head_on_the_backbone_trains_even_when_an_epoch_ends_on_a_batch_o
     )
     model = GRUForSequenceClassification.from_pretrained(output)
     assert model.config.classifier_batch_norm and model.pre_classifier.out_features == 4
-    assert model.pooled_norm.num_batches_tracked == 2  # one full batch per epoch, the batch of one dropped
+    assert model.pooled_norm.num_batches_tracked == 2  # one full batch per epoch; the batch of one left them alone
 
 
 def test_classifier_refuses_another_shape_or_another_tokenizer(lm_folder, corpus, tmp_path):

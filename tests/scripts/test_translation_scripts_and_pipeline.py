@@ -155,6 +155,7 @@ def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     in_bfloat16 = copy.deepcopy(model).to(torch.bfloat16)
     assert capsys.readouterr().out.splitlines() == [generate_text(in_bfloat16, tokenizer, "I like soccer.",
                                                                   max_new_tokens=10)]
+    assert load_script("translate").load_translator(str(folder), dtype="bfloat16").model.dtype == torch.bfloat16
     png = tmp_path / "attention.png"
     plot_attention = load_script("plot_attention")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])

@@ -2,6 +2,7 @@
 without the training state, and named errors for checkpoints of different models."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from rnnformers import RNNTaggerConfig, RNNTaggerForTokenClassification
+from rnnformers import GRUConfig, GRUForSequenceClassification, RNNTaggerConfig, RNNTaggerForTokenClassification
 from rnnformers.training.checkpoints import average_checkpoints
 
 
@@ -61,6 +62,7 @@ def test_the_average_is_the_mean_of_the_weights_and_a_complete_model(run_dir, tm
     weights = [load_file(folder / "model.safetensors") for folder in folders]
     averaged = load_file(output / "model.safetensors")
     assert averaged.keys() == weights[0].keys()
+    assert averaged["rnn_tagger.char_encoder.token_chars"].dtype == torch.int64  # an integer buffer is among them
     moved = 0
     for name, tensor in averaged.items():
         if tensor.is_floating_point():
@@ -71,7 +73,8 @@ def test_the_average_is_the_mean_of_the_weights_and_a_complete_model(run_dir, tm
     assert moved > 0, "training moved no weight between the checkpoints: the test would prove nothing"
 
     files = {path.name for path in output.iterdir()}
-    assert {"config.json", "tokenizer.json", "model.safetensors"} <= files
+    assert {"config.json", "tokenizer.json", "model.safetensors", "README.md"} <= files
+    assert "checkpoint-3" in (output / "README.md").read_text()
     assert not files & {"optimizer.pt", "scheduler.pt", "trainer_state.json", "rng_state.pth", "training_args.bin"}
     assert json.loads((output / "averaged_checkpoints.json").read_text())["checkpoints"] == [str(f) for f in folders]
     model = AutoModelForTokenClassification.from_pretrained(output)
@@ -94,6 +97,12 @@ def test_the_script_averages_the_latest_checkpoints_of_a_run(run_dir, tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2 and "fewer than --last 5" in result.stderr
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "average_checkpoints.py"), str(run_dir), "--last", "0",
+         "--output_dir", str(tmp_path / "other")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2 and "--last must be at least 2" in result.stderr
 
 
 def test_checkpoints_of_different_models_or_tokenizers_are_refused(run_dir, tmp_path):
@@ -102,8 +111,10 @@ def test_checkpoints_of_different_models_or_tokenizers_are_refused(run_dir, tmp_
         average_checkpoints([first], tmp_path / "a")
     with pytest.raises(ValueError, match="given twice"):
         average_checkpoints([first, first], tmp_path / "a")
-    with pytest.raises(ValueError, match="is one of the averaged"):
-        average_checkpoints([first, last], last)
+    for inside_or_holding in (last, last / "mean", run_dir):
+        with pytest.raises(ValueError, match="is, holds or lies inside the averaged checkpoint"):
+            average_checkpoints([first, last], inside_or_holding, overwrite=True)
+    assert (last / "model.safetensors").is_file()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(ValueError, match="not empty"):
@@ -129,3 +140,31 @@ def test_checkpoints_of_different_models_or_tokenizers_are_refused(run_dir, tmp_
         average_checkpoints([no_weights, last], tmp_path / "a")
     with pytest.raises(ValueError, match="holds no config.json"):
         average_checkpoints([tmp_path / "full", last], tmp_path / "a")
+
+
+def test_integer_buffers_must_agree_and_batch_norm_counters_come_from_the_last_checkpoint(run_dir, tmp_path):
+    first, last = run_dir / "checkpoint-3", run_dir / "checkpoint-9"
+    other_chars = tmp_path / "other-chars"
+    model = AutoModelForTokenClassification.from_pretrained(first)
+    model.base_model.set_token_strings([f"x{i}" for i in range(10)])
+    model.save_pretrained(other_chars)
+    shutil.copy(first / "tokenizer.json", other_chars / "tokenizer.json")
+    with pytest.raises(ValueError, match="the integer buffer `rnn_tagger.char_encoder.token_chars` differs"):
+        average_checkpoints([other_chars, last], tmp_path / "a")
+
+    torch.manual_seed(0)
+    config = GRUConfig(vocab_size=10, embedding_dim=4, hidden_size=4, num_layers=1, pooling="mean_max",
+                       classifier_batch_norm=True)
+    folders = []
+    for batches in (3, 5):
+        model = GRUForSequenceClassification(config).train()
+        for _ in range(batches):
+            model(torch.randint(1, 10, (4, 5)))
+        folders.append(tmp_path / f"bn-{batches}")
+        model.save_pretrained(folders[-1])
+    output = average_checkpoints(folders, tmp_path / "bn-mean")
+    averaged = load_file(output / "model.safetensors")
+    assert averaged["pooled_norm.num_batches_tracked"] == 5
+    weights = [load_file(folder / "model.safetensors") for folder in folders]
+    torch.testing.assert_close(averaged["pooled_norm.running_mean"],
+                               (weights[0]["pooled_norm.running_mean"] + weights[1]["pooled_norm.running_mean"]) / 2)

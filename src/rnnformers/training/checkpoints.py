@@ -9,22 +9,23 @@ the last checkpoint's configuration, tokenizer, code and generation config, with
 import json
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .hub import hub_files
+
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
-# What a Trainer checkpoint holds besides the model: the state of the run, not of the averaged model.
-TRAINING_STATE_FILES = {"optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin"}
-# What a finished run's folder holds besides the model: scores and predictions of another model than the mean.
-RUN_OUTPUT_FILES = {"README.md", "generated_predictions.txt", "predictions.txt"}
 # Fields of config.json that may differ between checkpoints of one model (the Trainer sets `use_cache` to its
 # argument's value on the model it trains, so a checkpoint and a model saved before training disagree on it).
 VOLATILE_CONFIG_FIELDS = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "use_cache"}
+# Counters, not values: taken from the last checkpoint (BatchNorm's count of the batches its statistics have seen).
+COUNTER_SUFFIXES = ("num_batches_tracked",)
 
 
 def _model_config(folder: Path) -> dict:
@@ -35,25 +36,46 @@ def _model_config(folder: Path) -> dict:
     return {key: value for key, value in config.items() if key not in VOLATILE_CONFIG_FIELDS}
 
 
+def _model_files(folder: Path) -> list[str]:
+    """What makes up the model in `folder`: the files a model repository holds (config, generation config, tokenizer
+    files, model code; `hub.hub_files`) without the weights, which are averaged, and without a card or scores, which
+    describe another model than the mean. A checkpoint's training state (optimizer, scheduler, RNG states, ...) and
+    a run's predictions are not in that list."""
+    return [name for name in hub_files(folder)
+            if not name.endswith((".safetensors", ".safetensors.index.json", "_results.json")) and name != "README.md"]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
 def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overwrite: bool = False) -> Path:
     """Writes to `output_dir` a saved model whose floating-point weights are the mean of those of `folders` (saved
     models or Trainer checkpoints of one model, each with `config.json` and `model.safetensors`). Integer buffers
-    (e.g. a tagger's character table) must be equal and are kept. Everything else (configuration, tokenizer, model
-    code, generation config) is copied from the last folder; a checkpoint's training state and a run's scores,
-    predictions and card are not (they describe another model).
+    (e.g. a tagger's character table) must be equal and are kept; counters (BatchNorm's `num_batches_tracked`) come
+    from the last folder. BatchNorm running statistics are averaged like the weights (an approximation: each was
+    gathered under its own checkpoint's weights). The configuration, tokenizer, model code and generation config are
+    copied from the last folder, with a short card naming the checkpoints; a checkpoint's training state and a run's
+    scores, predictions and card are not copied (they describe another model).
 
-    Raises `ValueError`, naming the folder or the weight, for fewer than two folders, a missing file, another model
-    configuration, another tokenizer, or weights of other names, shapes or dtypes."""
+    Raises `ValueError`, naming the folder or the weight, for fewer than two folders, an `output_dir` that is or
+    holds one of them, a missing file, another model configuration, another tokenizer, or weights of other names,
+    shapes or dtypes."""
     folders = [Path(folder) for folder in folders]
     output_dir = Path(output_dir)
     if len(folders) < 2:
         raise ValueError(f"averaging needs at least two checkpoints, got {len(folders)}.")
-    if len(set(folder.resolve() for folder in folders)) < len(folders):
+    resolved = [folder.resolve() for folder in folders]
+    if len(set(resolved)) < len(folders):
         raise ValueError("the same checkpoint is given twice: each would count double in the mean.")
-    if output_dir.resolve() in {folder.resolve() for folder in folders}:
-        raise ValueError(f"`output_dir` {output_dir} is one of the averaged checkpoints: write the mean elsewhere.")
+    target = output_dir.resolve()
+    for folder, path in zip(folders, resolved):
+        if _inside(path, target) or _inside(target, path):
+            raise ValueError(f"`output_dir` {output_dir} is, holds or lies inside the averaged checkpoint {folder}: "
+                             "write the mean to a folder of its own.")
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise ValueError(f"`output_dir` {output_dir} exists and is not empty (pass overwrite=True to replace it).")
+        raise ValueError(f"`output_dir` {output_dir} exists and is not empty (overwrite it: `overwrite=True`, "
+                         "`--overwrite_output_dir` in scripts/average_checkpoints.py).")
 
     reference = folders[-1]
     reference_config = _model_config(reference)
@@ -69,16 +91,13 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
         ):
             raise ValueError(f"{folder}/tokenizer.json is not the tokenizer of {reference}: the ids would not match.")
 
-    total, kept = None, None
-    for folder in folders:
+    total, kept, dtypes, shapes = {}, {}, {}, {}
+    for index, folder in enumerate(folders):
         weights = load_file(folder / WEIGHTS_NAME)
-        if total is None:
-            kept = {name: tensor for name, tensor in weights.items() if not tensor.is_floating_point()}
-            total = {name: tensor.double() for name, tensor in weights.items() if tensor.is_floating_point()}
+        if index == 0:
             dtypes = {name: tensor.dtype for name, tensor in weights.items()}
             shapes = {name: tensor.shape for name, tensor in weights.items()}
-            continue
-        if weights.keys() != dtypes.keys():
+        elif weights.keys() != dtypes.keys():
             different = sorted(weights.keys() ^ dtypes.keys())
             raise ValueError(f"{folder}/{WEIGHTS_NAME} has other weights than {folders[0]}: {different[:5]}.")
         for name, tensor in weights.items():
@@ -87,26 +106,39 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
                     f"{folder}/{WEIGHTS_NAME}: `{name}` is {tuple(tensor.shape)} {tensor.dtype}, "
                     f"{tuple(shapes[name])} {dtypes[name]} in {folders[0]}."
                 )
-            if name in kept:
-                if not torch.equal(tensor, kept[name]):
-                    raise ValueError(f"{folder}/{WEIGHTS_NAME}: the integer buffer `{name}` differs from {folders[0]}.")
-            else:
-                total[name] += tensor.double()
+            if tensor.is_floating_point():
+                total[name] = total[name] + tensor.double() if name in total else tensor.double()
+            elif name.endswith(COUNTER_SUFFIXES):
+                kept[name] = tensor  # the last folder's
+            elif index == 0:
+                kept[name] = tensor
+            elif not torch.equal(tensor, kept[name]):
+                raise ValueError(f"{folder}/{WEIGHTS_NAME}: the integer buffer `{name}` differs from {folders[0]}'s.")
     mean = {name: (tensor / len(folders)).to(dtypes[name]) for name, tensor in total.items()}
 
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True)
-    for path in reference.iterdir():
-        if (
-            path.is_file()
-            and path.name not in TRAINING_STATE_FILES | RUN_OUTPUT_FILES | {WEIGHTS_NAME}
-            and not path.name.endswith("_results.json")
-        ):
-            shutil.copy2(path, output_dir / path.name)
-    save_file({**mean, **kept}, output_dir / WEIGHTS_NAME, metadata={"format": "pt"})
-    (output_dir / "averaged_checkpoints.json").write_text(
-        json.dumps({"checkpoints": [str(folder) for folder in folders]}, indent=2) + "\n", encoding="utf-8"
-    )
+    # Written beside the target and moved in at the end: an interruption leaves the old folder or the new one.
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        for name in _model_files(reference):
+            shutil.copy2(reference / name, staging / name)
+        save_file({**mean, **kept}, staging / WEIGHTS_NAME, metadata={"format": "pt"})
+        names = [str(folder) for folder in folders]
+        (staging / "averaged_checkpoints.json").write_text(json.dumps({"checkpoints": names}, indent=2) + "\n",
+                                                           encoding="utf-8")
+        (staging / "README.md").write_text(
+            "---\nlibrary_name: transformers\ntags:\n- rnnformers\n- checkpoint-averaging\n---\n\n"
+            f"# {output_dir.name}\n\nThe mean of the weights of {len(folders)} checkpoints of one training run "
+            "(`scripts/average_checkpoints.py`):\n\n" + "".join(f"- `{name}`\n" for name in names)
+            + "\nNot scored yet: score it with the training script that made the run (`--model_name_or_path` this "
+            "folder, `--do_eval` / `--do_predict`); a new `--output_dir` gets a card with the scores.\n",
+            encoding="utf-8",
+        )
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
     logger.info("averaged %d checkpoints into %s", len(folders), output_dir)
     return output_dir

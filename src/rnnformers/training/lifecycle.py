@@ -307,8 +307,8 @@ def load_head_on_backbone(auto_class, config_class, model_args, tokenizer, **hea
     """A new head (`auto_class`, e.g. `AutoModelForSequenceClassification`) on the backbone of `--pretrained_backbone`
     (a `config_class` language model of scripts/train_gru_language_model.py), the ULMFiT / ELMo route:
     `from_pretrained(backbone, **head_kwargs)` loads the backbone's weights and initialises the head.
-    `--config_overrides` may set the head's fields (dropout, pooling), never the backbone's shape (`BACKBONE_FIELDS`),
-    the head's labels or initial values the backbone's weights replace."""
+    `--config_overrides` may set the head's fields (dropout, pooling, classifier_batch_norm, ...), never the backbone's
+    shape (`BACKBONE_FIELDS`), the head's labels or initial values the backbone's weights replace."""
     backbone = model_args.pretrained_backbone
     config = load_pretrained(transformers.AutoConfig, backbone, "--pretrained_backbone",
                              trust_remote_code=model_args.trust_remote_code)

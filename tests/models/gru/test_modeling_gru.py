@@ -18,7 +18,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from rnnformers import FreezeEmbeddingsCallback, GRUConfig, GRUForSequenceClassification
+from rnnformers import FreezeEmbeddingsCallback, GRUConfig, GRUForCausalLM, GRUForSequenceClassification
 from rnnformers.metrics import load_metric
 from rnnformers.tokenization import train_subword_tokenizer
 
@@ -282,8 +282,15 @@ def test_ulmfit_head_batch_norms_the_pooled_features_and_keeps_its_statistics(tm
     # Training normalised with this batch's statistics and moved the running ones.
     assert model.pooled_norm.num_batches_tracked == 1 and model.pooled_norm.running_mean.abs().sum() > 0
     assert model.classifier.weight.grad is not None and model.pooled_norm.weight.grad is not None
-    with pytest.raises(ValueError, match="at least two texts"):
-        model(ids[:1], labels=torch.tensor([1]))
+    # A training batch of one text (an epoch's last) is standardised by the running statistics and leaves them alone.
+    statistics = {name: tensor.clone() for name, tensor in model.state_dict().items() if "running" in name}
+    one = model(ids[:1]).logits
+    assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in statistics.items())
+    model.dropout.p = 0.0
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids[:1]).logits, model.eval()(ids[:1]).logits)
+    model.train()
+    assert one.requires_grad
 
     model.eval()  # running statistics: a text's logits do not depend on the batch it is in, nor on padding
     reviews = [ids[0, :7], ids[1, :3]]
@@ -298,8 +305,11 @@ def test_ulmfit_head_batch_norms_the_pooled_features_and_keeps_its_statistics(tm
 
 
 def test_a_backbone_loaded_under_the_ulmfit_head_starts_its_batch_norms_at_pytorchs_defaults(tmp_path):
-    tiny_model(bidirectional=True).save_pretrained(tmp_path)
-    model = AutoModelForSequenceClassification.from_pretrained(tmp_path, classifier_batch_norm=True)
-    fresh = torch.nn.BatchNorm1d(model.pooled_norm.num_features)
-    for name, tensor in fresh.state_dict().items():
-        torch.testing.assert_close(model.pooled_norm.state_dict()[name], tensor, msg=name)
+    torch.manual_seed(0)
+    GRUForCausalLM(GRUConfig(vocab_size=40, embedding_dim=8, hidden_size=6, bidirectional=True,
+                             separate_directions=True)).save_pretrained(tmp_path)  # a language model's folder
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path, classifier_batch_norm=True,
+                                                               classifier_hidden_size=3)
+    for norm in (model.pooled_norm, model.hidden_norm):
+        for name, tensor in torch.nn.BatchNorm1d(norm.num_features).state_dict().items():
+            torch.testing.assert_close(norm.state_dict()[name], tensor, msg=name)

@@ -47,8 +47,8 @@ class GRUConfig(PretrainedConfig):
         classifier_batch_norm (`bool`, defaults to `False`):
             Standardise each pooled feature over the batch (`BatchNorm1d`) before the classifier's linear layer(s),
             as ULMFiT's head does. Mean and max over hundreds of steps of a pretrained backbone give features that
-            barely vary from text to text; a linear layer on them learns slowly. Training batches then need at least
-            two texts. Sequence classifier only.
+            barely vary from text to text; a linear layer on them learns slowly. (A training batch of one text is
+            standardised with the running statistics.) Sequence classifier only.
         classifier_hidden_size (`int`, *optional*):
             A hidden ReLU layer of this many units between the pooled features and the labels (ULMFiT's head: 50),
             with the same dropout (and batch norm) before each linear layer. `None`: one linear layer, as in the

@@ -643,17 +643,12 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
         )
         features = self._pool(outputs.last_hidden_state, attention_mask, outputs.last_state)
         if self.pooled_norm is not None:
-            if self.training and features.shape[0] < 2:
-                raise ValueError(
-                    "`classifier_batch_norm` standardises the pooled features over the batch: a training batch needs "
-                    "at least two texts, got one (e.g. the Trainer's last batch: set `dataloader_drop_last=True`)."
-                )
-            features = self.pooled_norm(features)
+            features = self._batch_norm(self.pooled_norm, features)
         features = self.dropout(features)
         if self.pre_classifier is not None:
             features = torch.relu(self.pre_classifier(features))
             if self.hidden_norm is not None:
-                features = self.hidden_norm(features)
+                features = self._batch_norm(self.hidden_norm, features)
             features = self.dropout(features)
         logits = self.classifier(features)
 
@@ -670,6 +665,15 @@ class GRUForSequenceClassification(GRUPreTrainedModel):
             output = (logits,) + ((outputs.hidden_states,) if outputs.hidden_states is not None else ())
             return ((loss,) + output) if loss is not None else output
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    def _batch_norm(self, norm: nn.BatchNorm1d, features: torch.Tensor) -> torch.Tensor:
+        """`norm(features)`; a training batch of one text (e.g. an epoch's last) has no spread to standardise by:
+        it is standardised with the running statistics, as at inference, and leaves them as they are."""
+        if self.training and features.shape[0] == 1:
+            return nn.functional.batch_norm(
+                features, norm.running_mean, norm.running_var, norm.weight, norm.bias, training=False, eps=norm.eps
+            )
+        return norm(features)
 
     def _pool(
         self, outputs: torch.Tensor, attention_mask: torch.Tensor | None, last_state: torch.Tensor
