@@ -160,13 +160,16 @@ def main():
             best[name] = min(best[name], seconds)
 
     greedy = [o[0, 1:].tolist() for o in outputs["generate() greedy"]]
-    assert greedy == [o[0, 1:].tolist() for o in outputs["spec translate() greedy"]], "greedy outputs differ"
     assert greedy == [o[0, 1:].tolist() for o in outputs["hand cached loop greedy"]], "greedy outputs differ"
     assert all(len(tokens) == args.new_tokens for tokens in greedy)
+    # The chapter's translate() re-runs the whole sequence: the same arithmetic in float32, not in bfloat16, whose
+    # rounding differs between a sequence run and single steps.
+    same = sum(a == o[0, 1:].tolist() for a, o in zip(greedy, outputs["spec translate() greedy"]))
+    assert same == len(greedy) or args.dtype != "float32", "greedy outputs differ"
 
     print(f"model: {model.num_parameters():,} parameters, {model.config.attention_type} attention, "
           f"{args.dtype}, {torch.get_num_threads()} thread(s); {args.new_tokens} new tokens per sentence; "
-          f"best of {args.repeats}")
+          f"best of {args.repeats}; chapter translate() = generate() on {same}/{len(greedy)} sentences")
     print(f"{'method':45s} {'sentences/s':>12s}")
     rates = {}
     for name, seconds in best.items():
