@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard, ModelCardData
 from safetensors.torch import load_file, save_file
 
 from .hub import hub_files
@@ -126,14 +127,15 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
         names = [str(folder) for folder in folders]
         (staging / "averaged_checkpoints.json").write_text(json.dumps({"checkpoints": names}, indent=2) + "\n",
                                                            encoding="utf-8")
-        (staging / "README.md").write_text(
-            "---\nlibrary_name: transformers\ntags:\n- rnnformers\n- checkpoint-averaging\n---\n\n"
-            f"# {output_dir.name}\n\nThe mean of the weights of {len(folders)} checkpoints of one training run "
-            "(`scripts/average_checkpoints.py`):\n\n" + "".join(f"- `{name}`\n" for name in names)
+        card_data = ModelCardData(library_name="transformers",
+                                  tags=["rnnformers", "custom_code", "checkpoint-averaging"])
+        ModelCard(
+            f"---\n{card_data.to_yaml()}\n---\n\n# {output_dir.name}\n\nThe mean of the weights of {len(folders)} "
+            "checkpoints of one training run (`scripts/average_checkpoints.py`):\n\n"
+            + "".join(f"- `{name}`\n" for name in names)
             + "\nNot scored yet: score it with the training script that made the run (`--model_name_or_path` this "
-            "folder, `--do_eval` / `--do_predict`); a new `--output_dir` gets a card with the scores.\n",
-            encoding="utf-8",
-        )
+            "folder, `--do_eval` / `--do_predict`); a new `--output_dir` gets a card with the scores.\n"
+        ).save(staging / "README.md")
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)

@@ -346,12 +346,10 @@ class GRUPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         self._init_pytorch_defaults(module)
-        if isinstance(module, nn.BatchNorm1d):  # the classifier's optional batch norms: PyTorch's defaults
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-            init.zeros_(module.running_mean)
-            init.ones_(module.running_var)
-            init.zeros_(module.num_batches_tracked)
+        if isinstance(module, nn.BatchNorm1d):
+            # The classifier's optional batch norms: transformers' own norm initialisation (weight 1, bias 0, running
+            # statistics reset), which PyTorch's defaults match.
+            super()._init_weights(module)
         if isinstance(module, RecurrentStack) and self.config.lstm_forget_bias is not None:
             # PyTorch's gate order is input, forget, cell, output: the forget gate is the second quarter.
             hidden_size = module.hidden_size
