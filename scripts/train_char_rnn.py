@@ -11,10 +11,13 @@ works, and the script runs unchanged under `accelerate launch`.
         --max_steps 100
     python scripts/train_char_rnn.py --model_name_or_path outputs/char-rnn --output_dir outputs/char-rnn --do_eval
 
-Data: the bundled Tiny Shakespeare by default, `--train_file` for a local text file, or `--dataset_name` for a Hub
+Data: the bundled Tiny Shakespeare by default, `--train_file` for a local file (a .txt file read as it is; a parquet /
+csv / json file's `--text_column`, or a CoNLL-U file's sentences, one text per line), or `--dataset_name` for a Hub
 dataset (its text column is joined into one text). The text is cut into contiguous train / validation / test parts
-(90% / 5% / 5% as in the chapter) and each part into windows of `window_length + 1` characters every `stride`
-characters. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the validation / test
+(90% / 5% / 5% as in the chapter), `--extra_train_files` join the training part, and each part is cut into windows of
+`window_length + 1` characters every `stride` characters. A model with `reads_backward=true` (`--config_overrides
+reads_backward=true` for a new one) reads every part reversed, last character first: the backward language model of
+Flair's and ELMo's pairs. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the validation / test
 windows, each read from a zero state (`<split>_loss`, also named `<split>_loss_windowed_<eval_window_length>`), and,
 unless `--no_streaming_evaluation`, on the whole part read once with the state carried from its first character to
 its last (`<split>_loss_streaming`). The output folder holds the model (safetensors + code), `tokenizer.json` and a
@@ -36,7 +39,7 @@ from transformers import AutoModelForCausalLM, Trainer, default_data_collator, s
 
 from rnnformers import CharRNNForCausalLM
 from rnnformers.tokenization import build_char_tokenizer
-from rnnformers.training.data import BUNDLED_SHAKESPEARE, char_windows, load_text, split_text
+from rnnformers.training.data import BUNDLED_SHAKESPEARE, char_windows, encode_characters, load_text, split_text
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.language_modeling import (
     StatefulTrainingCallback,
@@ -88,7 +91,14 @@ class DataArguments(BaseDataArguments):
     train_file: str | None = field(
         default=None, metadata={"help": f"A local text file (default: the bundled {BUNDLED_SHAKESPEARE})."}
     )
-    text_column: str = field(default="text", metadata={"help": "Column holding the text in a Hub dataset."})
+    text_column: str = field(
+        default="text", metadata={"help": "Column holding the texts of a Hub dataset or a parquet/csv/json file."}
+    )
+    extra_train_files: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Files whose texts (parquet/csv/json by --text_column, .conllu as their words, .txt whole) "
+                          "join the training part only, one per line after it: more text to learn from, never scored."},
+    )
     window_length: int = field(default=50, metadata={"help": "Characters the model reads per training window."})
     stride: int = field(default=1, metadata={"help": "Characters between the starts of two training windows."})
     eval_window_length: int | None = field(
@@ -155,6 +165,10 @@ def main():
         text = load_text(data_args.train_file, data_args.dataset_name, data_args.dataset_config_name,
                          data_args.text_column)
     parts = split_text(text, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100)
+    if data_args.extra_train_files:
+        with training_args.main_process_first(desc="loading --extra_train_files"):
+            extra = [load_text(path, text_column=data_args.text_column) for path in data_args.extra_train_files]
+        parts["train"] = "\n".join([parts["train"], *extra])
 
     # Tokenizer: a saved one, or every character of the training part.
     tokenizer = load_saved_tokenizer(model_args, training_args)
@@ -162,11 +176,19 @@ def main():
         tokenizer = build_char_tokenizer(parts["train"], lowercase=model_args.lowercase)
     check_tokenizer_matches(tokenizer, training_args, model_args.model_name_or_path)
 
+    # Model; a backward one reads every part reversed.
+    model = load_or_build_model(
+        model_args, CharRNNForCausalLM, AutoModelForCausalLM, tokenizer,
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+    )
+    if model.config.reads_backward:
+        parts = {name: part[::-1] for name, part in parts.items()}
+
     # Each part → windows of `window_length + 1` token ids.
     windows = {}
     with training_args.main_process_first(desc="building windows"):
         for name, part in parts.items():
-            ids = tokenizer(part, add_special_tokens=False)["input_ids"]
+            ids = encode_characters(tokenizer, part)
             if name == "train" and data_args.stateful:
                 windows[name] = stream_windows(ids, data_args.window_length, training_args.per_device_train_batch_size,
                                                training_args.world_size)
@@ -177,12 +199,6 @@ def main():
     windows = take_samples(windows, data_args, training_args.seed)
     logger.info("windows: %s", {name: len(dataset) for name, dataset in windows.items()})
     scored_parts = parts_to_score(training_args, windows)  # checked now, not after training
-
-    # Model.
-    model = load_or_build_model(
-        model_args, CharRNNForCausalLM, AutoModelForCausalLM, tokenizer,
-        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-    )
 
     # Trainer.
     trainer = Trainer(
@@ -212,7 +228,7 @@ def main():
 
     # Save: tokenizer, card (with a sample), upload.
     def write_card():
-        sample = generate_sample(trainer.model, tokenizer, data_args.sample_prompt)
+        sample = generate_sample(trainer.model, tokenizer, data_args.sample_prompt, trainer.model.config.reads_backward)
         print(f"\n--- sample (temperature 0.6) ---\n{sample}\n---")
         write_char_rnn_card(training_args, model_args, data_args, trainer.model, card_metrics, sample)
 
@@ -228,7 +244,7 @@ def more_metrics(trainer, tokenizer, text: str, split: str, metrics: dict, data_
         f"{split}_loss_windowed_{data_args.eval_window_length}": loss,
     }
     if data_args.streaming_evaluation:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = encode_characters(tokenizer, text)
         limit = data_args.max_eval_samples if split == "validation" else data_args.max_predict_samples
         if limit is not None:  # the stretch of text the first `limit` windows cover
             ids = ids[: (limit - 1) * data_args.eval_stride + data_args.eval_window_length + 1]
@@ -270,12 +286,15 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
     ]
 
 
-def generate_sample(model, tokenizer, prompt: str, max_new_tokens: int = 200) -> str:
+def generate_sample(model, tokenizer, prompt: str, reads_backward: bool = False, max_new_tokens: int = 200) -> str:
+    """A sampled continuation of `prompt`; a backward model is prompted with the prompt's end and writes leftwards
+    (its output is reversed back to reading order)."""
     model.eval()
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    flip = (lambda text: text[::-1]) if reads_backward else (lambda text: text)
+    inputs = tokenizer(flip(prompt), return_tensors="pt", add_special_tokens=False).to(model.device)
     set_seed(42)
     output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=True, temperature=0.6)
-    return tokenizer.decode(output[0], skip_special_tokens=True)
+    return flip(tokenizer.decode(output[0], skip_special_tokens=True))
 
 
 def write_char_rnn_card(training_args, model_args, data_args, model, card_metrics, sample):
@@ -286,8 +305,12 @@ def write_char_rnn_card(training_args, model_args, data_args, model, card_metric
         f"A character-level {config.cell_type.upper()} language model ({config.num_layers} layers of "
         f"{config.hidden_size} units, {config.embedding_dim}-dimensional character embeddings, "
         f"{model.num_parameters():,} parameters), the char-RNN of the chapter \"NLP with RNNs and Attention\", "
-        f"{'trained' if training_args.do_train else 'scored'} on {dataset_display_name(data_args)}."
-        f"\n\nSample (prompt {data_args.sample_prompt!r}, temperature 0.6):\n\n```\n{sample}\n```"
+        f"{'trained' if training_args.do_train else 'scored'} on {dataset_display_name(data_args)}"
+        + (f" (+ {', '.join(Path(path).name for path in data_args.extra_train_files)} for training)"
+           if data_args.extra_train_files and training_args.do_train else "")
+        + (", read backwards (last character first): a backward language model. Give it text reversed."
+           if config.reads_backward else ".")
+        + f"\n\nSample (prompt {data_args.sample_prompt!r}, temperature 0.6):\n\n```\n{sample}\n```"
     )
     usage = f"""
 from transformers import pipeline

@@ -48,6 +48,10 @@ def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) ->
         texts: the corpus, as one string or an iterable of strings (e.g. a `datasets` column).
         lowercase: lower-case the text before splitting it into characters.
     """
+    if isinstance(texts, str):
+        # A million characters at a time: pre-tokenizing tens of millions of characters at once takes gigabytes, and
+        # cutting a text between characters changes nothing for single-character tokens.
+        texts = [texts[start : start + 1_000_000] for start in range(0, len(texts), 1_000_000)] or [texts]
     tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
     if lowercase:
         tokenizer.normalizer = normalizers.Lowercase()

@@ -158,3 +158,49 @@ def test_script_reads_a_dataset_through_load_dataset(shakespeare_text, tmp_path)
     assert str(data_dir) in card and "type: perplexity" in card
     with pytest.raises(AssertionError, match="--text_column 'body' is not a column"):
         run_script("--do_train", "--dataset_name", data_dir, "--text_column", "body", "--output_dir", tmp_path / "bad")
+
+
+def test_script_trains_a_backward_model_on_a_table_and_extra_files(shakespeare_text, tmp_path):
+    # Flair's / ELMo's second direction: `reads_backward=true` reverses every part. The validation figure the script
+    # reports must be the saved model's loss on the *reversed* validation part (the forward text scores otherwise).
+    from datasets import Dataset
+
+    from rnnformers.training.language_modeling import streaming_loss
+
+    lines = [line for line in shakespeare_text[:20_000].split("\n") if line.strip()]
+    table = tmp_path / "texts.parquet"
+    Dataset.from_dict({"body": lines[:300]}).to_parquet(table)
+    conllu = tmp_path / "extra.conllu"
+    conllu.write_text("# sent_id = 1\n1\tExtra\t_\tADJ\t_\t_\t0\troot\t_\t_\n2\twords\t_\tNOUN\t_\t_\t1\tdep\t_\t_\n\n",
+                      encoding="utf-8")
+    output_dir = tmp_path / "backward"
+    run_script("--do_train", "--do_eval", "--train_file", table, "--text_column", "body", "--extra_train_files", conllu,
+               "--output_dir", output_dir, "--config_overrides", "hidden_size=16,reads_backward=true",
+               "--window_length", 20, "--stride", 20, "--max_steps", 40, "--learning_rate", 1e-2, "--report_to", "none",
+               "--disable_tqdm", "true", "--per_device_eval_batch_size", 64)
+    model = CharRNNForCausalLM.from_pretrained(output_dir)
+    assert model.config.reads_backward is True
+    card = (output_dir / "README.md").read_text()
+    assert "read backwards" in card and "extra.conllu" in card
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    assert "E" in tokenizer.get_vocab()  # the extra file's characters joined the training part's vocabulary
+    validation = split_text("\n".join(lines[:300]))["validation"]
+    reported = json.loads((output_dir / "validation_results.json").read_text())["validation_loss_streaming"]
+    ids = tokenizer(validation[::-1], add_special_tokens=False)["input_ids"]
+    forward_ids = tokenizer(validation, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        assert streaming_loss(model, ids) == pytest.approx(reported, abs=1e-5)
+        assert abs(streaming_loss(model, forward_ids) - reported) > 1e-3
+
+
+def test_encode_characters_in_chunks_matches_one_call(shakespeare_text):
+    from rnnformers.training.data import encode_characters
+
+    text = shakespeare_text[:5_000]
+    tokenizer = build_char_tokenizer(text[:4_000])  # characters of the rest may be unknown
+    expected = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert encode_characters(tokenizer, text, chunk_length=777).tolist() == expected
+    assert encode_characters(tokenizer, "").tolist() == []

@@ -26,6 +26,8 @@ BUNDLED_SHAKESPEARE = "../shared/data/tinyshakespeare/input.txt"
 BUNDLED_SPA_ENG = "../shared/data/spa-eng/spa-eng.tsv"
 
 FILE_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text"}
+# Files of several texts with named columns (a .txt file is read as one text by `load_text`, one text per line elsewhere).
+TABLE_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl")
 
 
 def check_data_file(path: str, argument: str, suffixes: tuple[str, ...] | None = tuple(FILE_BUILDERS)) -> Path:
@@ -69,7 +71,8 @@ def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
 def load_text(train_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None,
               text_column: str = "text") -> str:
     """The whole corpus as one string, loaded through `datasets`: a Hub dataset's `text_column` joined with newlines,
-    or a text file (default: the bundled Tiny Shakespeare)."""
+    a parquet / csv / json file's `text_column` (a CoNLL-U file's sentences) joined with newlines, or a text file read
+    as it is (default: the bundled Tiny Shakespeare)."""
     if dataset_name is not None:
         raw = load_dataset(dataset_name, dataset_config_name)
         parts = []
@@ -80,6 +83,9 @@ def load_text(train_file: str | None = None, dataset_name: str | None = None, da
                 )
             parts.extend(split[text_column])
         text = "\n".join(parts)
+    elif train_file is not None and Path(train_file).suffix in (*TABLE_SUFFIXES, ".conllu"):
+        # A table's `text_column` (a CoNLL-U file: its sentences' words), one text per line.
+        text = "\n".join(load_text_column(train_file, text_column, "--train_file")[text_column])
     else:
         file = check_data_file(train_file or BUNDLED_SHAKESPEARE, "--train_file", suffixes=None)
         text = "".join(load_dataset("text", data_files={"train": str(file)}, sample_by="document")["train"]["text"])
@@ -102,6 +108,18 @@ def split_text(text: str, validation_fraction: float = 0.05, test_fraction: floa
     validation_end = round(len(text) * (1 - test_fraction))
     parts = {"train": text[:train_end], "validation": text[train_end:validation_end], "test": text[validation_end:]}
     return {name: part for name, part in parts.items() if part}
+
+
+def encode_characters(tokenizer, text: str, chunk_length: int = 1_000_000) -> np.ndarray:
+    """The ids of a long text under a character-level tokenizer (one token per character), as int32.
+
+    Encoded `chunk_length` characters at a time: one call on a text of tens of millions of characters builds an
+    `Encoding` (offsets, masks, ...) of many gigabytes. Cutting between characters changes nothing for a tokenizer
+    whose tokens are single characters.
+    """
+    chunks = [text[start : start + chunk_length] for start in range(0, len(text), chunk_length)]
+    encoded = [np.asarray(tokenizer(chunk, add_special_tokens=False)["input_ids"], dtype=np.int32) for chunk in chunks]
+    return np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int32)
 
 
 def char_windows(token_ids: list[int] | np.ndarray, window_length: int, stride: int) -> Dataset:
@@ -305,6 +323,7 @@ __all__ = [
     "load_pairs",
     "load_sentiment_splits",
     "load_text",
+    "encode_characters",
     "split_by_source",
     "split_text",
 ]

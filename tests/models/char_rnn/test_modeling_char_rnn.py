@@ -48,6 +48,7 @@ def test_config_defaults_are_the_chapter_model():
         ("dropout", -0.1),
         ("cell_type", "transformer"),
         ("pad_token_id", 999),
+        ("reads_backward", "yes"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):

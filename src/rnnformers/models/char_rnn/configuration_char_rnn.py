@@ -30,6 +30,10 @@ class CharRNNConfig(PretrainedConfig):
             `"gru"` or `"lstm"`.
         tie_word_embeddings (`bool`, defaults to `False`):
             Share the input embedding matrix with the output layer. Requires `embedding_dim == hidden_size`.
+        reads_backward (`bool`, defaults to `False`):
+            The model was trained on reversed text, last character first: a backward language model (the second
+            direction of Flair's and ELMo's language models). Only recorded: give such a model its text reversed, and
+            reverse what it generates. `scripts/train_char_rnn.py` reverses its texts when it is set.
         pad_token_id / bos_token_id / eos_token_id / unk_token_id (`int`, *optional*):
             Special token ids of the tokenizer the model was trained with.
 
@@ -55,6 +59,7 @@ class CharRNNConfig(PretrainedConfig):
     weight_dropout: float = 0.0
     cell_type: str = "gru"
     tie_word_embeddings: bool = False
+    reads_backward: bool = False
     use_cache: bool = True
     pad_token_id: int | None = None
     bos_token_id: int | None = None
@@ -76,6 +81,8 @@ class CharRNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
+        if not isinstance(self.reads_backward, bool):
+            raise ValueError(f"`reads_backward` must be True or False, got {self.reads_backward!r}.")
         if self.cell_type not in ("gru", "lstm"):
             raise ValueError(f"`cell_type` must be 'gru' or 'lstm', got {self.cell_type!r}.")
         if self.tie_word_embeddings and self.embedding_dim != self.hidden_size:
