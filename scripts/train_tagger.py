@@ -22,7 +22,9 @@ Words are tokenised with `is_split_into_words=True`; a word's first token carrie
 (`--tokenizer_vocab_size`), or `--tokenizer_name`. With `--pretrained_backbone <language model folder>` (ELMo's and
 ULMFiT's route) the tagger is a `GRUForTokenClassification`: the backbone and tokenizer of a language model of
 `scripts/train_gru_language_model.py` (trained cased, with `--tokenizer_algorithm wordpiece`, so that words split
-beforehand tokenise as in running text) under a new linear head. Scores: accuracy over words, and for BIO tags
+beforehand tokenise as in running text) under a new linear head. With `--char_language_models FORWARD BACKWARD` (two
+char-RNNs of `scripts/train_char_rnn.py`, the second with `reads_backward=true`) each token also gets Flair's contextual
+string features: their states at its last and first character, frozen, beside its embedding. Scores: accuracy over words, and for BIO tags
 seqeval's entity precision / recall / F1; `--do_predict` also writes each test word's predicted tag to
 `predictions.tsv`. The output folder (model + code, tokenizer, card with the scores) loads with
 `pipeline("token-classification", model=..., trust_remote_code=True)`. The flags every training script shares are
@@ -35,7 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import DatasetDict
-from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, set_seed
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    Trainer,
+    set_seed,
+)
 
 from rnnformers import GRUConfig, RNNTaggerForTokenClassification
 from rnnformers.tokenization import train_word_piece_tokenizer_for_words
@@ -48,6 +57,7 @@ from rnnformers.training.lifecycle import (
     evaluate_and_save,
     load_head_on_backbone,
     load_or_build_model,
+    load_pretrained,
     load_saved_tokenizer,
     parse_args_and_set_up_logging,
     save_tokenizer_and_card,
@@ -61,6 +71,7 @@ from rnnformers.training.token_classification import (
     label_list,
     read_conllu,
     token_classification_metrics,
+    token_texts,
     tokenize_and_align_labels,
     word_level_sequences,
 )
@@ -93,6 +104,12 @@ class ModelArguments(BaseModelArguments):
                           "GRUForTokenClassification whose backbone and tokenizer start from it, its head is new (ELMo's "
                           "and ULMFiT's route). --config_overrides may set the head's fields (dropout, "
                           "embedding_dropout)."},
+    )
+    char_language_models: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Two character language models of scripts/train_char_rnn.py (folders or Hub ids), forward "
+                          "then backward (reads_backward=true), of one character vocabulary: Flair's contextual string "
+                          "embeddings, frozen features of each token beside its embedding (new models)."},
     )
     freeze_word_vectors: bool = field(
         default=False,
@@ -133,6 +150,13 @@ def check_model_sources(model_args: ModelArguments):
     if model_args.word_vectors and (model_args.model_name_or_path or model_args.tokenizer_name):
         raise ValueError("--word_vectors builds a new model's vocabulary and embeddings; it cannot be combined with "
                          "--model_name_or_path or --tokenizer_name.")
+    if model_args.char_language_models:
+        if len(model_args.char_language_models) != 2:
+            raise ValueError(f"--char_language_models takes two folders, forward then backward, got "
+                             f"{model_args.char_language_models}.")
+        if model_args.model_name_or_path or model_args.pretrained_backbone:
+            other = "--model_name_or_path" if model_args.model_name_or_path else "--pretrained_backbone"
+            raise ValueError(f"--char_language_models builds a new tagger's features; {other} loads a model.")
     if model_args.freeze_word_vectors and not model_args.word_vectors:
         raise ValueError("--freeze_word_vectors needs --word_vectors.")
     if model_args.max_vector_words < 0:
@@ -154,6 +178,28 @@ def check_splits_words_as_text(tokenizer):
             "beforehand would tokenise unlike running text. Train the language model with --tokenizer_algorithm "
             "wordpiece (scripts/train_gru_language_model.py), or give a WordPiece --tokenizer_name."
         )
+
+
+def load_char_language_models(model_args: ModelArguments):
+    """The two character language models of --char_language_models (forward, backward) and their common tokenizer."""
+    models, tokenizers = [], []
+    for path in model_args.char_language_models:
+        models.append(load_pretrained(AutoModelForCausalLM, path, "--char_language_models",
+                                      trust_remote_code=model_args.trust_remote_code))
+        tokenizers.append(AutoTokenizer.from_pretrained(path))
+    forward, backward = model_args.char_language_models
+    if tokenizers[0].get_vocab() != tokenizers[1].get_vocab():
+        raise ValueError(f"--char_language_models: {forward!r} and {backward!r} have different character "
+                         "vocabularies; train both on the same text (one with reads_backward=true).")
+    if tokenizers[0].pad_token_id != 0:
+        raise ValueError(f"--char_language_models: {forward!r}'s tokenizer pads with id {tokenizers[0].pad_token_id}, "
+                         "not 0 (scripts/train_char_rnn.py's character tokenizers do).")
+    for path, model, backward_wanted in zip(model_args.char_language_models, models, (False, True)):
+        if bool(getattr(model.config, "reads_backward", False)) != backward_wanted:
+            raise ValueError(f"--char_language_models {path!r}: the {'second' if backward_wanted else 'first'} model "
+                             f"must {'' if backward_wanted else 'not '}read backwards (reads_backward="
+                             f"{getattr(model.config, 'reads_backward', False)}).")
+    return models, tokenizers[0]
 
 
 def vectors_summary(folder: str) -> str:
@@ -203,11 +249,24 @@ def main():
         model = load_head_on_backbone(AutoModelForTokenClassification, GRUConfig, model_args, tokenizer,
                                       num_labels=len(labels), **label_kwargs)
     else:
+        char_lm_kwargs = {}
+        if model_args.char_language_models:
+            char_lms, char_tokenizer = load_char_language_models(model_args)
+            lm_config = char_lms[0].config
+            char_lm_kwargs = dict(char_lm_hidden_size=lm_config.hidden_size, char_lm_vocab_size=lm_config.vocab_size,
+                                  char_lm_embedding_dim=lm_config.embedding_dim, char_lm_num_layers=lm_config.num_layers,
+                                  char_lm_cell_type=lm_config.cell_type)
         model = load_or_build_model(
             model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
             vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-            **label_kwargs,
+            **char_lm_kwargs, **label_kwargs,
         )
+        if model_args.char_language_models:
+            texts = token_texts(tokenizer) + [""] * (model.config.vocab_size - len(tokenizer))
+            char_ids = [char_tokenizer(text, add_special_tokens=False)["input_ids"] if text else [] for text in texts]
+            model.base_model.set_char_language_models(char_lms[0].base_model, char_lms[1].base_model, char_ids)
+            logger.info("contextual character features: 2 x %d from %s", lm_config.hidden_size,
+                        " and ".join(model_args.char_language_models))
     token_strings = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
     if getattr(model.config, "char_features", 0) and not model_args.model_name_or_path:
         # The character features read each token's string; a saved model keeps them in its weights.
@@ -305,6 +364,9 @@ def write_tagger_card(training_args, model_args, data_args, model, card_metrics)
         f"A {kind} sequence tagger ({config.num_layers} recurrent layer{'s' if config.num_layers > 1 else ''} of "
         f"{config.hidden_size} units per direction, {config.embedding_dim}-dimensional sub-word embeddings"
         + (f" and {char_features} character features per token" if char_features else "")
+        + (f", and Flair's contextual string features: the outputs of a forward and a backward character language "
+           f"model of {config.char_lm_hidden_size} units (frozen) at each token's last and first character"
+           if getattr(config, "char_lm_hidden_size", 0) else "")
         + f", {model.num_parameters():,} parameters) "
         f"for `{data_args.label_column}` labels, after the PyTorch NLP tutorial's \"Sequence Models and LSTM "
         f"Networks\" and \"Bi-LSTM CRF\". Labels: {', '.join(config.id2label[i] for i in sorted(config.id2label))}."
@@ -341,6 +403,9 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
                + (" and kept frozen" if model_args.freeze_word_vectors else "") + ": " if model_args.word_vectors
                else f"from the pretrained backbone `{model_args.pretrained_backbone}`: " if model_args.pretrained_backbone
                else "from scratch (no pretrained embeddings): ")
+            + (f"contextual features from the character language models "
+               f"{' and '.join(f'`{path}`' for path in model_args.char_language_models)} (kept frozen), "
+               if model_args.char_language_models else "")
             + f"learning rate {training_args.learning_rate}, batch size "
             f"{training_args.per_device_train_batch_size} per device, "
             + (f"{training_args.max_steps} steps" if training_args.max_steps > 0

@@ -183,7 +183,13 @@ FAMILIES = [
         outputs=lambda out, mask: [out.logits[i, mask[i].bool()] for i in range(mask.shape[0])],
         old_key=None,  # born with its base model: no older layout
         bad_config_value=("cell_type", "rnn"),
-        variants=[{"cell_type": "lstm"}, {"cell_type": "gru", "use_crf": True, "char_features": 4}],
+        variants=[
+            {"cell_type": "lstm"},
+            {"cell_type": "gru", "use_crf": True, "char_features": 4},
+            # Flair's contextual character features (their token texts are empty here: tests of their own in
+            # tests/models/rnn_tagger fill them).
+            {"cell_type": "lstm", "char_lm_hidden_size": 3, "char_lm_vocab_size": 5, "char_lm_embedding_dim": 2},
+        ],
     ),
 ]
 FAMILY_VARIANTS = [

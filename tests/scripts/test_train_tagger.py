@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainingArguments, pipeline
+from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer, TrainingArguments, pipeline
 
 from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_tagger" with the Auto classes)
 from rnnformers.tokenization import train_subword_tokenizer
@@ -258,3 +258,49 @@ def test_script_tags_with_the_backbone_of_a_language_model(toy_files, tmp_path):
             script.load_head_on_backbone(AutoModelForTokenClassification, script.GRUConfig, script.ModelArguments(
                 pretrained_backbone=str(lm), config_overrides=overrides), AutoTokenizer.from_pretrained(lm),
                 num_labels=8)
+
+
+def test_script_adds_contextual_features_of_two_character_language_models(toy_files, tmp_path):
+    # Flair's route: a forward and a backward char-RNN on the training sentences, then a tagger reading their states.
+    char_script = ROOT / "scripts" / "train_char_rnn.py"
+    for direction in ("forward", "backward"):
+        result = subprocess.run(
+            [sys.executable, str(char_script), "--do_train", "--output_dir", str(tmp_path / direction),
+             "--train_file", str(toy_files / "train.conllu"), "--window_length", "40", "--stride", "40",
+             "--config_overrides", f"hidden_size=8,cell_type=lstm,reads_backward={direction == 'backward'}",
+             "--max_steps", "3", "--use_cpu", "--report_to", "none", "--disable_tqdm", "true"],
+            capture_output=True, text=True, timeout=600, cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")},
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+    output = tmp_path / "tagger"
+    run_script("--do_train", "--do_eval", "--train_file", toy_files / "train.conllu",
+               "--validation_file", toy_files / "dev.conllu", "--char_language_models", tmp_path / "forward",
+               tmp_path / "backward", "--tokenizer_vocab_size", 60, "--config_overrides", "hidden_size=8,num_layers=1",
+               "--output_dir", output, "--max_steps", 3, "--use_cpu", "--report_to", "none")
+    model = AutoModelForTokenClassification.from_pretrained(output)
+    assert model.config.char_lm_hidden_size == 8 and model.config.char_lm_num_layers == 2
+    tokenizer, char_tokenizer = AutoTokenizer.from_pretrained(output), AutoTokenizer.from_pretrained(tmp_path / "forward")
+    buffer = model.base_model.contextual_chars.token_lm_chars
+    the = buffer[tokenizer.convert_tokens_to_ids("the")]
+    assert the[the != 0].tolist() == char_tokenizer(" the", add_special_tokens=False)["input_ids"]
+    assert buffer[tokenizer.pad_token_id].sum() == 0  # special tokens have no text; the unknown word is a space
+    assert buffer[tokenizer.unk_token_id].tolist()[:2] == [char_tokenizer.convert_tokens_to_ids(" "), 0]
+    # The language models' weights are the char-RNNs' (frozen through training).
+    forward = AutoModelForCausalLM.from_pretrained(tmp_path / "forward")
+    torch.testing.assert_close(model.base_model.contextual_chars.forward_lm.rnn.weight_hh_l1,
+                               forward.base_model.rnn.weight_hh_l1)
+    assert "contextual string features" in (output / "README.md").read_text()
+    # Forward and backward swapped: refused, naming the flag.
+    result = run_script("--do_train", "--train_file", toy_files / "train.conllu", "--char_language_models",
+                        tmp_path / "backward", tmp_path / "forward", "--output_dir", tmp_path / "swapped",
+                        "--max_steps", 1, "--use_cpu", "--report_to", "none", check=False)
+    assert result.returncode != 0 and "--char_language_models" in result.stderr and "must not read backwards" in result.stderr
+
+
+def test_script_refuses_char_language_models_other_than_two_new_ones():
+    script = load_script()
+    with pytest.raises(ValueError, match="takes two folders"):
+        script.check_model_sources(script.ModelArguments(char_language_models=["forward"]))
+    with pytest.raises(ValueError, match="--model_name_or_path loads a model"):
+        script.check_model_sources(script.ModelArguments(char_language_models=["f", "b"], model_name_or_path="m"))

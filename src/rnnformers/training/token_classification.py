@@ -6,6 +6,7 @@ from and carries no annotation, and an empty node (`8.1`) is an extra node of th
 sentence; both are skipped, so `tokens` and the tags are the syntactic words, as UD's own evaluation counts them.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -120,6 +121,27 @@ def tokenize_and_align_labels(examples: dict, tokenizer, label2id: dict[str, int
     return encoding
 
 
+def token_texts(tokenizer) -> list[str]:
+    """Each token id's text as it appears in a sentence of pre-split words: a space and the token for a word's first
+    token, the piece without its continuation prefix (WordPiece's `##`) for the others, a lone space for the unknown
+    token (a word, unreadable) and nothing for other special tokens. What the tagger's contextual character features
+    rebuild a sentence's characters from (`RNNTaggerModel.set_char_language_models`)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    prefix = json.loads(backend.to_str())["model"].get("continuing_subword_prefix") if backend is not None else None
+    special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+    texts = []
+    for token_id, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
+        if token_id in special:
+            texts.append("")
+        elif token_id == tokenizer.unk_token_id:
+            texts.append(" ")
+        elif prefix and token.startswith(prefix):
+            texts.append(token[len(prefix) :])
+        else:
+            texts.append(" " + token)
+    return texts
+
+
 def word_level_sequences(predictions: np.ndarray, label_ids: np.ndarray, id2label: dict[int, str]):
     """[batch, time] predicted and reference label ids → lists of label names at the labelled (≠ -100) tokens."""
     predicted, reference = [], []
@@ -167,6 +189,7 @@ __all__ = [
     "label_list",
     "read_conllu",
     "token_classification_metrics",
+    "token_texts",
     "tokenize_and_align_labels",
     "word_level_sequences",
 ]

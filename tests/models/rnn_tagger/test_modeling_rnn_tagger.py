@@ -257,3 +257,86 @@ def test_trainer_learns_a_toy_tagging_task(tmp_path, use_crf):
         correct += sum(p == y for p, y in zip(predicted, row["labels"]))
         total += len(row["labels"])
     assert correct / total > 0.97
+
+
+def char_lm_tagger(seed: int = 0, cell_type: str = "lstm"):
+    """A tagger with contextual character features from two small random character LMs (characters: <pad>, <unk>,
+    space, a, b, c, d), and those two LMs."""
+    from rnnformers import CharRNNConfig, CharRNNForCausalLM
+
+    torch.manual_seed(seed)
+    lm_kwargs = dict(vocab_size=7, embedding_dim=4, hidden_size=5, num_layers=2, cell_type=cell_type, dropout=0.0)
+    forward_lm = CharRNNForCausalLM(CharRNNConfig(**lm_kwargs)).eval()
+    backward_lm = CharRNNForCausalLM(CharRNNConfig(reads_backward=True, **lm_kwargs)).eval()
+    model = tiny_tagger(seed, char_lm_hidden_size=5, char_lm_vocab_size=7, char_lm_embedding_dim=4,
+                        char_lm_num_layers=2, char_lm_cell_type=cell_type, max_token_lm_chars=3)
+    # Token texts: 0 padding (none), 1 unknown (a space), then words (" ab", " dac"...) and continuations ("c", "db").
+    generator = torch.Generator().manual_seed(seed)
+    texts = [[], [2]] + [
+        ([2] if token_id % 3 else []) + torch.randint(3, 7, (1 + token_id % 2,), generator=generator).tolist()
+        for token_id in range(2, 30)
+    ]
+    model.base_model.set_char_language_models(forward_lm.base_model, backward_lm.base_model, texts)
+    return model, forward_lm, backward_lm, texts
+
+
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_contextual_char_features_are_the_char_language_models_outputs_at_each_token(cell_type):
+    # Flair's features, checked against the char-RNN itself: the sentence's characters rebuilt from its tokens, the
+    # forward LM's top-layer output at each token's last character, the backward LM's (reading the text reversed)
+    # at its first.
+    model, forward_lm, backward_lm, texts = char_lm_tagger(cell_type=cell_type)
+    ids = torch.tensor([[4, 3, 5, 7, 0, 11]])  # a special token (0: no characters) inside
+    text, spans = [], []
+    for token_id in ids[0].tolist():
+        spans.append((len(text), len(text) + len(texts[token_id]) - 1))
+        text += texts[token_id]
+    with torch.no_grad():
+        forward = forward_lm(torch.tensor([text]), output_hidden_states=True).hidden_states[-1][0]
+        backward = backward_lm(torch.tensor([text[::-1]]), output_hidden_states=True).hidden_states[-1][0].flip(0)
+    features = model.base_model.contextual_chars(ids, torch.ones_like(ids))[0]
+    for position, (start, end) in enumerate(spans):
+        if end < start:  # no characters
+            assert features[position].abs().sum() == 0
+        else:
+            torch.testing.assert_close(features[position], torch.cat([forward[end], backward[start]]))
+    # Exact under padding on either side, beside a longer sentence; the features reach the logits.
+    batch = torch.tensor([[0, 0, 4, 3, 5, 7, 0, 11], [9, 9, 8, 2, 6, 12, 13, 14]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])
+    torch.testing.assert_close(model.base_model.contextual_chars(batch, mask)[0, 2:], features)
+    logits = model(batch, attention_mask=mask).logits
+    torch.testing.assert_close(logits[0, 2:], model(ids).logits[0], rtol=1e-5, atol=1e-5)
+    right = torch.tensor([[4, 3, 5, 7, 0, 11, 0, 0]]), torch.tensor([[1, 1, 1, 1, 1, 1, 0, 0]])
+    torch.testing.assert_close(model(right[0], attention_mask=right[1]).logits[0, :6], model(ids).logits[0],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_contextual_char_features_are_saved_frozen_and_checked(tmp_path):
+    model, forward_lm, backward_lm, texts = char_lm_tagger()
+    ids = torch.tensor([[4, 3, 5, 7]])
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded(ids).logits, model(ids).logits)
+    # Frozen: training the tagger gives the language models no gradient.
+    model.train()
+    model(ids, labels=torch.tensor([[0, 1, 2, 1]])).loss.backward()
+    assert all(p.grad is None for p in model.base_model.contextual_chars.parameters())
+    assert model.base_model.layers[0].layers[0][0].weight_ih_l0.grad is not None
+    # Bad input: swapped directions, another shape, texts of another vocabulary, a model without the features.
+    base = model.base_model
+    with pytest.raises(ValueError, match="`forward_lm` must not read backwards"):
+        base.set_char_language_models(backward_lm.base_model, backward_lm.base_model, texts)
+    from rnnformers import CharRNNConfig, CharRNNForCausalLM
+
+    other = CharRNNForCausalLM(CharRNNConfig(vocab_size=7, embedding_dim=4, hidden_size=6, num_layers=2,
+                                             cell_type="lstm"))
+    with pytest.raises(ValueError, match="`forward_lm` has .*'hidden_size': 6"):
+        base.set_char_language_models(other.base_model, backward_lm.base_model, texts)
+    with pytest.raises(ValueError, match=r"character ids must be in \[1, 7\)"):
+        base.set_char_language_models(forward_lm.base_model, backward_lm.base_model, [[9]] * 30)
+    with pytest.raises(ValueError, match="expected 30 token texts"):
+        base.set_char_language_models(forward_lm.base_model, backward_lm.base_model, texts[:3])
+    with pytest.raises(ValueError, match="no contextual character features"):
+        tiny_tagger().base_model.set_char_language_models(forward_lm.base_model, backward_lm.base_model, texts)
+    with pytest.raises(ValueError, match="char_lm_vocab_size"):
+        tiny_config(char_lm_hidden_size=5)

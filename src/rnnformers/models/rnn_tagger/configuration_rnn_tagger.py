@@ -36,6 +36,17 @@ class RNNTaggerConfig(PretrainedConfig):
             Number of character ids (characters are hashed into them by code point).
         max_token_chars (`int`, defaults to 16):
             Characters of a token string read by `char_features` (longer strings are cut).
+        char_lm_hidden_size (`int`, defaults to 0):
+            Flair's contextual string embeddings (Akbik et al., 2018), 0 for none: a forward and a backward
+            character-level language model read the sentence's characters (rebuilt from its tokens' strings, a space
+            before each word) and each token gets the forward model's output at its last character and the backward
+            model's at its first, `2 * char_lm_hidden_size` features concatenated to its embedding. Both models are
+            trained beforehand (`CharRNNForCausalLM`, the backward one with `reads_backward=True`), copied in with
+            `RNNTaggerModel.set_char_language_models`, and stay frozen: the tagger's training does not change them.
+        char_lm_vocab_size / char_lm_embedding_dim / char_lm_num_layers / char_lm_cell_type (defaults to 0, 0, 1,
+            `"lstm"`): the shape of those two language models (their characters, embedding size, layers and cell).
+        max_token_lm_chars (`int`, defaults to 24):
+            Characters of a token's text (with its leading space) the language models read; longer ones are cut.
         token_dropout (`float`, defaults to 0.0):
             While training, the probability of replacing a real token by `unk_token_id` ("word dropout"), which
             teaches the model to tag words it has never seen from their context; in `[0, 1)`. Needs `unk_token_id`.
@@ -79,6 +90,12 @@ class RNNTaggerConfig(PretrainedConfig):
     char_features: int = 0
     char_buckets: int = 512
     max_token_chars: int = 16
+    char_lm_hidden_size: int = 0
+    char_lm_vocab_size: int = 0
+    char_lm_embedding_dim: int = 0
+    char_lm_num_layers: int = 1
+    char_lm_cell_type: str = "lstm"
+    max_token_lm_chars: int = 24
     token_dropout: float = 0.0
     initializer_range: float = 0.1
     use_crf: bool = False
@@ -100,6 +117,21 @@ class RNNTaggerConfig(PretrainedConfig):
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         if isinstance(self.char_features, bool) or not isinstance(self.char_features, int) or self.char_features < 0:
             raise ValueError(f"`char_features` must be a non-negative integer, got {self.char_features!r}.")
+        for name in ("char_lm_hidden_size", "char_lm_vocab_size", "char_lm_embedding_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")
+        for name in ("char_lm_num_layers", "max_token_lm_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if self.char_lm_hidden_size and not (self.char_lm_vocab_size and self.char_lm_embedding_dim):
+            raise ValueError(
+                "`char_lm_hidden_size` > 0 needs the language models' `char_lm_vocab_size` and `char_lm_embedding_dim`, "
+                f"got {self.char_lm_vocab_size!r} and {self.char_lm_embedding_dim!r}."
+            )
+        if self.char_lm_cell_type not in ("gru", "lstm"):
+            raise ValueError(f"`char_lm_cell_type` must be 'gru' or 'lstm', got {self.char_lm_cell_type!r}.")
         for name in ("dropout", "embedding_dropout", "token_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:

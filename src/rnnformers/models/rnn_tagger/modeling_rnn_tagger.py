@@ -415,6 +415,74 @@ class TokenCharacterEncoder(nn.Module):
         return features.amax(dim=1)[inverse]
 
 
+class CharLanguageModel(nn.Module):
+    """The embedding and recurrent layers of a character-level language model: a `CharRNNModel`'s, under the same
+    parameter names (`embed_tokens.weight`, `rnn.weight_ih_l0`, ...), without its output layer."""
+
+    def __init__(self, cell_type: str, vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = RecurrentStack(cell_type, embedding_dim, hidden_size, num_layers)
+
+    def forward(self, char_ids: torch.LongTensor, step_mask: torch.Tensor) -> torch.Tensor:
+        """[batch, chars] ids, each row's characters first ([batch, chars] bool mask) → [batch, chars, hidden_size]
+        top-layer outputs, each from a zero state at the row's first character."""
+        return self.rnn(self.embed_tokens(char_ids), step_mask, return_final_state=False)[0]
+
+
+def _take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """[batch, time, features] and [batch, n] step indices → [batch, n, features], row b's step index[b, i] at i."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class ContextualCharacterFeatures(nn.Module):
+    """Flair's contextual string embeddings (Akbik et al., 2018): two frozen character language models, one reading
+    the sentence forwards and one backwards, give each token the state it leaves them in.
+
+    The sentence's characters are rebuilt from its tokens (`token_lm_chars`: each token id's text in the language
+    models' character ids, a space before a word's first token, nothing for special tokens), so the features need no
+    second tokenizer and a folder keeps one. A token gets the forward model's output at its last character (it has
+    read the sentence up to there) and the backward model's output at its first (it has read the sentence from its
+    end back to there): what the words around it say, as a character model saw them in much more text than the
+    tagger's. The models are trained beforehand and kept frozen (no gradient reaches them).
+    """
+
+    def __init__(self, config: RNNTaggerConfig):
+        super().__init__()
+        shape = (config.char_lm_cell_type, config.char_lm_vocab_size, config.char_lm_embedding_dim,
+                 config.char_lm_hidden_size, config.char_lm_num_layers)
+        self.forward_lm = CharLanguageModel(*shape)
+        self.backward_lm = CharLanguageModel(*shape)
+        # Language-model character ids of each token's text, 0 (their padding id) after its end; saved with the weights.
+        self.register_buffer("token_lm_chars", torch.zeros(config.vocab_size, config.max_token_lm_chars,
+                                                           dtype=torch.long))
+
+    @torch.no_grad()
+    def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[batch, time] ids and mask → [batch, time, 2 * char_lm_hidden_size] (0 for padding and special tokens)."""
+        chars = self.token_lm_chars[input_ids].masked_fill(~attention_mask.bool().unsqueeze(-1), 0)  # [B, T, L]
+        counts = (chars != 0).sum(dim=-1)  # characters of each token
+        # Each row's characters first, in reading order: the sentence's text.
+        flat = chars.flatten(1)
+        text = flat.gather(1, torch.sort((flat == 0).to(torch.int8), dim=1, stable=True).indices)
+        lengths = counts.sum(dim=1, keepdim=True)
+        if not torch.compiler.is_compiling():
+            # The longest text, not T * L columns (a host sync; a traced graph reads them all, with the same result).
+            text = text[:, : max(int(lengths.max()), 1)]
+        steps = torch.arange(text.shape[1], device=text.device).unsqueeze(0)
+        step_mask = steps < lengths
+        # Text positions of each token's last and first characters (clamped for tokens without any: zeroed below).
+        ends = counts.cumsum(dim=1) - 1
+        starts = (ends - counts + 1).clamp(0, text.shape[1] - 1)
+        ends = ends.clamp(0, text.shape[1] - 1)
+        forward_outputs = self.forward_lm(text, step_mask)
+        # The backward model reads each row's text reversed in place; the permutation is its own inverse.
+        reverse = torch.where(step_mask, lengths - 1 - steps, steps)
+        backward_outputs = _permute_steps(self.backward_lm(text.gather(1, reverse), step_mask), reverse)
+        features = torch.cat([_take_steps(forward_outputs, ends), _take_steps(backward_outputs, starts)], dim=-1)
+        return features * (counts > 0).unsqueeze(-1)
+
+
 # The family was born with its base model: no older layout to rename (the hook below only strips the base prefix).
 SAVED_LAYOUT: list[tuple[str, str]] = []
 
@@ -502,12 +570,14 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             if config.char_features
             else None
         )
+        self.contextual_chars = ContextualCharacterFeatures(config) if config.char_lm_hidden_size else None
         directions = 2 if config.bidirectional else 1
+        token_features = config.embedding_dim + config.char_features + 2 * config.char_lm_hidden_size
         # One single-layer stack per layer, so that every layer's outputs can be returned as a hidden state.
         self.layers = nn.ModuleList(
             MaskedRecurrentStack(
                 config.cell_type,
-                config.embedding_dim + config.char_features if layer == 0 else directions * config.hidden_size,
+                token_features if layer == 0 else directions * config.hidden_size,
                 config.hidden_size,
                 num_layers=1,
                 dropout=0.0,
@@ -530,6 +600,53 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         if self.char_encoder is None:
             raise ValueError("this model has no character features (`char_features=0`).")
         self.char_encoder.set_token_strings(strings)
+
+    @torch.no_grad()
+    def set_char_language_models(self, forward_lm: nn.Module, backward_lm: nn.Module,
+                                 token_lm_chars: Sequence[Sequence[int]]):
+        """With `char_lm_hidden_size`, copies in the two character language models of the contextual features and
+        the text of every token id.
+
+        Args:
+            forward_lm / backward_lm: their base models (`CharRNNForCausalLM.base_model`: `embed_tokens` and `rnn`),
+                the backward one trained on reversed text (`config.reads_backward`), both of this config's shape and
+                one character vocabulary.
+            token_lm_chars: for each token id, the language models' character ids of its text as it appears in a
+                sentence (a leading space for a word's first token; empty for special tokens); cut at
+                `max_token_lm_chars`. Id 0 must be their padding.
+        """
+        if self.contextual_chars is None:
+            raise ValueError("this model has no contextual character features (`char_lm_hidden_size=0`).")
+        config = self.config
+        expected = {"cell_type": config.char_lm_cell_type, "vocab_size": config.char_lm_vocab_size,
+                    "embedding_dim": config.char_lm_embedding_dim, "hidden_size": config.char_lm_hidden_size,
+                    "num_layers": config.char_lm_num_layers}
+        for name, model, backward in (("forward_lm", forward_lm, False), ("backward_lm", backward_lm, True)):
+            lm_config = getattr(model, "config", None)
+            if lm_config is not None:
+                found = {field: getattr(lm_config, field, None) for field in expected}
+                if found != expected:
+                    raise ValueError(f"`{name}` has {found}, this model's `char_lm_*` fields say {expected}.")
+                if bool(getattr(lm_config, "reads_backward", False)) != backward:
+                    raise ValueError(f"`{name}` must {'' if backward else 'not '}read backwards (its config's "
+                                     f"`reads_backward` is {getattr(lm_config, 'reads_backward', False)}).")
+            target = getattr(self.contextual_chars, name)
+            weights = {key: value for key, value in model.state_dict().items() if key.startswith(("embed_tokens.", "rnn."))}
+            missing = sorted(target.state_dict().keys() - weights.keys())
+            if missing:
+                raise ValueError(f"`{name}` has no {missing}: pass a CharRNNForCausalLM's `base_model`.")
+            target.load_state_dict(weights)
+            target.requires_grad_(False)
+        if len(token_lm_chars) != config.vocab_size:
+            raise ValueError(f"expected {config.vocab_size} token texts (`vocab_size`), got {len(token_lm_chars)}.")
+        buffer = self.contextual_chars.token_lm_chars
+        buffer.zero_()
+        for token_id, char_ids in enumerate(token_lm_chars):
+            char_ids = list(char_ids)[: buffer.shape[1]]
+            if any(not 0 < char_id < config.char_lm_vocab_size for char_id in char_ids):
+                raise ValueError(f"token {token_id}: character ids must be in [1, {config.char_lm_vocab_size}), got "
+                                 f"{char_ids}.")
+            buffer[token_id, : len(char_ids)] = torch.tensor(char_ids, dtype=torch.long)
 
     def _validate_inputs(self, input_ids, inputs_embeds, attention_mask):
         if (input_ids is None) == (inputs_embeds is None):
@@ -580,8 +697,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (on either side). Padded steps are skipped, not read. Without it every step is a real token.
-            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim + char_features]`,
-                *optional*): instead of `input_ids`.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim + char_features + 2 *
+                char_lm_hidden_size]`, *optional*): instead of `input_ids` (every token feature given).
             output_hidden_states (`bool`, *optional*): also return the embeddings (with the character features) and
                 each layer's outputs.
         """
@@ -595,6 +712,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
                                         dtype=torch.long, device=self.embed_tokens.weight.device)
 
         if inputs_embeds is None:
+            # From the real words, before word dropout: the character models read the sentence as it is.
+            context = self.contextual_chars(input_ids, attention_mask) if self.contextual_chars is not None else None
             if self.training and self.config.token_dropout > 0:
                 # Word dropout: the model learns to tag from context the words it will not know.
                 dropped = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
@@ -602,6 +721,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             inputs_embeds = self.embed_tokens(input_ids)
             if self.char_encoder is not None:
                 inputs_embeds = torch.cat([inputs_embeds, self.char_encoder(input_ids)], dim=-1)
+            if context is not None:
+                inputs_embeds = torch.cat([inputs_embeds, context.to(inputs_embeds.dtype)], dim=-1)
 
         # The layers run on each row's real tokens moved to the front; their outputs are put back in place.
         order, step_mask = left_align(attention_mask)
