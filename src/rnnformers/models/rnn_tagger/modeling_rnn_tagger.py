@@ -618,6 +618,13 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         if self.contextual_chars is None:
             raise ValueError("this model has no contextual character features (`char_lm_hidden_size=0`).")
         config = self.config
+        if len(token_lm_chars) != config.vocab_size:
+            raise ValueError(f"expected {config.vocab_size} token texts (`vocab_size`), got {len(token_lm_chars)}.")
+        texts = [list(char_ids)[: config.max_token_lm_chars] for char_ids in token_lm_chars]
+        for token_id, char_ids in enumerate(texts):
+            if any(not 0 < char_id < config.char_lm_vocab_size for char_id in char_ids):
+                raise ValueError(f"token {token_id}: character ids must be in [1, {config.char_lm_vocab_size}), got "
+                                 f"{char_ids}.")
         expected = {"cell_type": config.char_lm_cell_type, "vocab_size": config.char_lm_vocab_size,
                     "embedding_dim": config.char_lm_embedding_dim, "hidden_size": config.char_lm_hidden_size,
                     "num_layers": config.char_lm_num_layers}
@@ -637,15 +644,9 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
                 raise ValueError(f"`{name}` has no {missing}: pass a CharRNNForCausalLM's `base_model`.")
             target.load_state_dict(weights)
             target.requires_grad_(False)
-        if len(token_lm_chars) != config.vocab_size:
-            raise ValueError(f"expected {config.vocab_size} token texts (`vocab_size`), got {len(token_lm_chars)}.")
         buffer = self.contextual_chars.token_lm_chars
         buffer.zero_()
-        for token_id, char_ids in enumerate(token_lm_chars):
-            char_ids = list(char_ids)[: buffer.shape[1]]
-            if any(not 0 < char_id < config.char_lm_vocab_size for char_id in char_ids):
-                raise ValueError(f"token {token_id}: character ids must be in [1, {config.char_lm_vocab_size}), got "
-                                 f"{char_ids}.")
+        for token_id, char_ids in enumerate(texts):
             buffer[token_id, : len(char_ids)] = torch.tensor(char_ids, dtype=torch.long)
 
     def _validate_inputs(self, input_ids, inputs_embeds, attention_mask):
