@@ -167,7 +167,8 @@ def main():
     parts = split_text(text, data_args.validation_split_percentage / 100, data_args.test_split_percentage / 100)
     if data_args.extra_train_files:
         with training_args.main_process_first(desc="loading --extra_train_files"):
-            extra = [load_text(path, text_column=data_args.text_column) for path in data_args.extra_train_files]
+            extra = [load_text(path, text_column=data_args.text_column, argument="--extra_train_files")
+                     for path in data_args.extra_train_files]
         parts["train"] = "\n".join([parts["train"], *extra])
 
     # Tokenizer: a saved one, or every character of the training part.
@@ -317,6 +318,15 @@ from transformers import pipeline
 
 generator = pipeline("text-generation", model="{repo}", trust_remote_code=True)
 print(generator("To be or not to b", max_new_tokens=200, do_sample=True, temperature=0.6)[0]["generated_text"])
+"""
+    if config.reads_backward:
+        usage = f"""
+from transformers import pipeline
+
+# A backward model: give it the end of a text, reversed; it writes what came before, reversed too.
+generator = pipeline("text-generation", model="{repo}", trust_remote_code=True)
+output = generator("at the station"[::-1], max_new_tokens=200, do_sample=True, temperature=0.6)
+print(output[0]["generated_text"][::-1])
 """
     if training_args.do_train and data_args.stateful:
         num_streams = training_args.per_device_train_batch_size * training_args.world_size

@@ -24,9 +24,9 @@ ULMFiT's route) the tagger is a `GRUForTokenClassification`: the backbone and to
 `scripts/train_gru_language_model.py` (trained cased, with `--tokenizer_algorithm wordpiece`, so that words split
 beforehand tokenise as in running text) under a new linear head. With `--char_language_models FORWARD BACKWARD` (two
 char-RNNs of `scripts/train_char_rnn.py`, the second with `reads_backward=true`) each token also gets Flair's contextual
-string features: their states at its last and first character, frozen, beside its embedding. Scores: accuracy over words, and for BIO tags
-seqeval's entity precision / recall / F1; `--do_predict` also writes each test word's predicted tag to
-`predictions.tsv`. The output folder (model + code, tokenizer, card with the scores) loads with
+string features: their states at its last and first character, frozen, beside its embedding. Scores: accuracy over
+words, and for BIO tags seqeval's entity precision / recall / F1; `--do_predict` also writes each test word's predicted
+tag to `predictions.tsv`. The output folder (model + code, tokenizer, card with the scores) loads with
 `pipeline("token-classification", model=..., trust_remote_code=True)`. The flags every training script shares are
 described in `rnnformers.training.lifecycle`.
 """
@@ -253,9 +253,8 @@ def main():
         if model_args.char_language_models:
             char_lms, char_tokenizer = load_char_language_models(model_args)
             lm_config = char_lms[0].config
-            char_lm_kwargs = dict(char_lm_hidden_size=lm_config.hidden_size, char_lm_vocab_size=lm_config.vocab_size,
-                                  char_lm_embedding_dim=lm_config.embedding_dim, char_lm_num_layers=lm_config.num_layers,
-                                  char_lm_cell_type=lm_config.cell_type)
+            char_lm_kwargs = {f"char_lm_{field}": getattr(lm_config, field)
+                              for field in ("hidden_size", "vocab_size", "embedding_dim", "num_layers", "cell_type")}
         model = load_or_build_model(
             model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
             vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
@@ -263,10 +262,14 @@ def main():
         )
         if model_args.char_language_models:
             texts = token_texts(tokenizer) + [""] * (model.config.vocab_size - len(tokenizer))
-            char_ids = [char_tokenizer(text, add_special_tokens=False)["input_ids"] if text else [] for text in texts]
+            char_ids = char_tokenizer(texts, add_special_tokens=False)["input_ids"]
             model.base_model.set_char_language_models(char_lms[0].base_model, char_lms[1].base_model, char_ids)
             logger.info("contextual character features: 2 x %d from %s", lm_config.hidden_size,
                         " and ".join(model_args.char_language_models))
+    if getattr(model.config, "char_lm_hidden_size", 0) and not (model_args.char_language_models
+                                                              or model_args.model_name_or_path):
+        raise ValueError("--config_overrides sets char_lm_hidden_size, but the character language models it reads come "
+                         "from --char_language_models FORWARD BACKWARD: give them.")
     token_strings = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
     if getattr(model.config, "char_features", 0) and not model_args.model_name_or_path:
         # The character features read each token's string; a saved model keeps them in its weights.

@@ -185,10 +185,10 @@ FAMILIES = [
         bad_config_value=("cell_type", "rnn"),
         variants=[
             {"cell_type": "lstm"},
-            {"cell_type": "gru", "use_crf": True, "char_features": 4},
-            # Flair's contextual character features (their token texts are empty here: tests of their own in
-            # tests/models/rnn_tagger fill them).
+            # Contextual string features: their token texts are empty here, so the features are zeros (the tests in
+            # tests/models/rnn_tagger fill them, compile and export them).
             {"cell_type": "lstm", "char_lm_hidden_size": 3, "char_lm_vocab_size": 5, "char_lm_embedding_dim": 2},
+            {"cell_type": "gru", "use_crf": True, "char_features": 4},  # last: the compile and remote-code tests' one
         ],
     ),
 ]

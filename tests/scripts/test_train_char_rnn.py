@@ -171,7 +171,7 @@ def test_script_trains_a_backward_model_on_a_table_and_extra_files(shakespeare_t
     table = tmp_path / "texts.parquet"
     Dataset.from_dict({"body": lines[:300]}).to_parquet(table)
     conllu = tmp_path / "extra.conllu"
-    conllu.write_text("# sent_id = 1\n1\tExtra\t_\tADJ\t_\t_\t0\troot\t_\t_\n2\twords\t_\tNOUN\t_\t_\t1\tdep\t_\t_\n\n",
+    conllu.write_text("# sent_id = 1\n1\tΩmega\t_\tADJ\t_\t_\t0\troot\t_\t_\n2\twords\t_\tNOUN\t_\t_\t1\tdep\t_\t_\n\n",
                       encoding="utf-8")
     output_dir = tmp_path / "backward"
     run_script("--do_train", "--do_eval", "--train_file", table, "--text_column", "body", "--extra_train_files", conllu,
@@ -181,12 +181,12 @@ def test_script_trains_a_backward_model_on_a_table_and_extra_files(shakespeare_t
     model = CharRNNForCausalLM.from_pretrained(output_dir)
     assert model.config.reads_backward is True
     card = (output_dir / "README.md").read_text()
-    assert "read backwards" in card and "extra.conllu" in card
+    assert "read backwards" in card and "extra.conllu" in card and '"at the station"[::-1]' in card
 
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(output_dir)
-    assert "E" in tokenizer.get_vocab()  # the extra file's characters joined the training part's vocabulary
+    assert "Ω" not in shakespeare_text and "Ω" in tokenizer.get_vocab()  # the extra file's text joined training
     validation = split_text("\n".join(lines[:300]))["validation"]
     reported = json.loads((output_dir / "validation_results.json").read_text())["validation_loss_streaming"]
     ids = tokenizer(validation[::-1], add_special_tokens=False)["input_ids"]

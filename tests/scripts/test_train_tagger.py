@@ -298,6 +298,19 @@ def test_script_adds_contextual_features_of_two_character_language_models(toy_fi
     assert result.returncode != 0 and "--char_language_models" in result.stderr and "must not read backwards" in result.stderr
 
 
+def test_token_texts_rebuild_words_from_word_pieces_and_refuse_other_tokenizers():
+    from rnnformers.training.token_classification import token_texts
+
+    texts = ["the dog sees Mary Jones today .", "unbelievably sesquipedalian"] * 20
+    word_piece = train_subword_tokenizer(texts, algorithm="wordpiece", vocab_size=60)
+    by_id = token_texts(word_piece)
+    pieces = word_piece(["sesquipedalian"], is_split_into_words=True)["input_ids"]
+    assert "".join(by_id[i] for i in pieces) == " sesquipedalian" and len(pieces) > 1
+    assert by_id[word_piece.pad_token_id] == "" and by_id[word_piece.unk_token_id] == " "
+    with pytest.raises(ValueError, match="contextual string features rebuild a sentence from WordPiece"):
+        token_texts(train_subword_tokenizer(texts, vocab_size=60))  # a byte-level BPE ("Ġword")
+
+
 def test_script_refuses_char_language_models_other_than_two_new_ones():
     script = load_script()
     with pytest.raises(ValueError, match="takes two folders"):

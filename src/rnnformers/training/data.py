@@ -26,7 +26,7 @@ BUNDLED_SHAKESPEARE = "../shared/data/tinyshakespeare/input.txt"
 BUNDLED_SPA_ENG = "../shared/data/spa-eng/spa-eng.tsv"
 
 FILE_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".txt": "text"}
-# Files of several texts with named columns (a .txt file is read as one text by `load_text`, one text per line elsewhere).
+# Files of several texts in named columns (`load_text` reads a .txt file as one text).
 TABLE_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl")
 
 
@@ -69,10 +69,10 @@ def load_text_column(path: str, text_column: str, argument: str) -> Dataset:
 
 
 def load_text(train_file: str | None = None, dataset_name: str | None = None, dataset_config_name: str | None = None,
-              text_column: str = "text") -> str:
+              text_column: str = "text", argument: str = "--train_file") -> str:
     """The whole corpus as one string, loaded through `datasets`: a Hub dataset's `text_column` joined with newlines,
     a parquet / csv / json file's `text_column` (a CoNLL-U file's sentences) joined with newlines, or a text file read
-    as it is (default: the bundled Tiny Shakespeare)."""
+    as it is (default: the bundled Tiny Shakespeare). Errors about the file name `argument`."""
     if dataset_name is not None:
         raw = load_dataset(dataset_name, dataset_config_name)
         parts = []
@@ -85,9 +85,9 @@ def load_text(train_file: str | None = None, dataset_name: str | None = None, da
         text = "\n".join(parts)
     elif train_file is not None and Path(train_file).suffix in (*TABLE_SUFFIXES, ".conllu"):
         # A table's `text_column` (a CoNLL-U file: its sentences' words), one text per line.
-        text = "\n".join(load_text_column(train_file, text_column, "--train_file")[text_column])
+        text = "\n".join(load_text_column(train_file, text_column, argument)[text_column])
     else:
-        file = check_data_file(train_file or BUNDLED_SHAKESPEARE, "--train_file", suffixes=None)
+        file = check_data_file(train_file or BUNDLED_SHAKESPEARE, argument, suffixes=None)
         text = "".join(load_dataset("text", data_files={"train": str(file)}, sample_by="document")["train"]["text"])
     if not text.strip():
         raise ValueError(f"{dataset_name or train_file or BUNDLED_SHAKESPEARE} holds no text.")
@@ -319,11 +319,11 @@ __all__ = [
     "char_windows",
     "check_data_file",
     "check_labels",
+    "encode_characters",
     "load_data_file",
     "load_pairs",
     "load_sentiment_splits",
     "load_text",
-    "encode_characters",
     "split_by_source",
     "split_text",
 ]

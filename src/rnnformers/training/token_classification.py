@@ -127,7 +127,15 @@ def token_texts(tokenizer) -> list[str]:
     token (a word, unreadable) and nothing for other special tokens. What the tagger's contextual character features
     rebuild a sentence's characters from (`RNNTaggerModel.set_char_language_models`)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    prefix = json.loads(backend.to_str())["model"].get("continuing_subword_prefix") if backend is not None else None
+    model = json.loads(backend.to_str())["model"] if backend is not None else {}
+    if model.get("type") not in ("WordPiece", "WordLevel"):
+        # A byte-level BPE writes "Ġword", a SentencePiece "▁word": their tokens are not the text they stand for.
+        raise ValueError(
+            f"the tokenizer {tokenizer.name_or_path!r} is a {model.get('type') or type(tokenizer).__name__} tokenizer: "
+            "contextual string features rebuild a sentence from WordPiece or word-level tokens only (the tagger's own "
+            "tokenizer; drop --tokenizer_name)."
+        )
+    prefix = model.get("continuing_subword_prefix")
     special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
     texts = []
     for token_id, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):

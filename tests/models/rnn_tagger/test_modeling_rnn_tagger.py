@@ -340,3 +340,18 @@ def test_contextual_char_features_are_saved_frozen_and_checked(tmp_path):
         tiny_tagger().base_model.set_char_language_models(forward_lm.base_model, backward_lm.base_model, texts)
     with pytest.raises(ValueError, match="char_lm_vocab_size"):
         tiny_config(char_lm_hidden_size=5)
+
+
+def test_contextual_char_features_compile_and_export_with_real_token_texts():
+    # The conformance suite's variant has empty token texts; here every token has characters, so the traced graph
+    # (which reads all `tokens x max_token_lm_chars` columns instead of the longest text) is checked on real features.
+    model, *_ = char_lm_tagger()
+    ids = torch.tensor([[0, 0, 4, 3, 5, 7, 0, 11], [9, 9, 8, 2, 6, 12, 13, 14]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])
+    expected = model(ids, attention_mask=mask).logits
+    exported = torch.export.export(model, (), {"input_ids": ids, "attention_mask": mask})
+    torch.testing.assert_close(exported.module()(input_ids=ids, attention_mask=mask).logits, expected)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, dynamic=False)
+    torch.testing.assert_close(compiled(ids, attention_mask=mask).logits, expected, atol=1e-5, rtol=1e-5)
+    assert sum(p.requires_grad for p in model.base_model.contextual_chars.parameters()) == 0

@@ -436,14 +436,17 @@ def _take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 class ContextualCharacterFeatures(nn.Module):
-    """Flair's contextual string embeddings (Akbik et al., 2018): two frozen character language models, one reading
-    the sentence forwards and one backwards, give each token the state it leaves them in.
+    """Flair's contextual string embeddings (Akbik et al., 2018), called contextual string features here: two frozen
+    character language models, one reading the sentence forwards and one backwards, give each token the state it
+    leaves them in.
 
     The sentence's characters are rebuilt from its tokens (`token_lm_chars`: each token id's text in the language
     models' character ids, a space before a word's first token, nothing for special tokens), so the features need no
     second tokenizer and a folder keeps one. A token gets the forward model's output at its last character (it has
     read the sentence up to there) and the backward model's output at its first (it has read the sentence from its
-    end back to there): what the words around it say, as a character model saw them in much more text than the
+    end back to there; a word's first character is the space before it, so this is Flair's "with whitespace" position
+    on that side, and its "without whitespace" one on the forward side). Each sentence is read from a zero state, as
+    the models were trained on windows of text. What the words around a token say, as a character model saw them in much more text than the
     tagger's. The models are trained beforehand and kept frozen (no gradient reaches them).
     """
 
@@ -456,6 +459,8 @@ class ContextualCharacterFeatures(nn.Module):
         # Language-model character ids of each token's text, 0 (their padding id) after its end; saved with the weights.
         self.register_buffer("token_lm_chars", torch.zeros(config.vocab_size, config.max_token_lm_chars,
                                                            dtype=torch.long))
+        # Frozen from the start, also in a reloaded model: the Trainer's optimizer and DDP then leave them out.
+        self.requires_grad_(False)
 
     @torch.no_grad()
     def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -628,6 +633,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         expected = {"cell_type": config.char_lm_cell_type, "vocab_size": config.char_lm_vocab_size,
                     "embedding_dim": config.char_lm_embedding_dim, "hidden_size": config.char_lm_hidden_size,
                     "num_layers": config.char_lm_num_layers}
+        # Every check first, then the copies: a refused call leaves the model as it was.
+        sources = {}
         for name, model, backward in (("forward_lm", forward_lm, False), ("backward_lm", backward_lm, True)):
             lm_config = getattr(model, "config", None)
             if lm_config is not None:
@@ -637,13 +644,14 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
                 if bool(getattr(lm_config, "reads_backward", False)) != backward:
                     raise ValueError(f"`{name}` must {'' if backward else 'not '}read backwards (its config's "
                                      f"`reads_backward` is {getattr(lm_config, 'reads_backward', False)}).")
-            target = getattr(self.contextual_chars, name)
-            weights = {key: value for key, value in model.state_dict().items() if key.startswith(("embed_tokens.", "rnn."))}
-            missing = sorted(target.state_dict().keys() - weights.keys())
+            weights = {key: value for key, value in model.state_dict().items()
+                       if key.startswith(("embed_tokens.", "rnn."))}
+            missing = sorted(getattr(self.contextual_chars, name).state_dict().keys() - weights.keys())
             if missing:
                 raise ValueError(f"`{name}` has no {missing}: pass a CharRNNForCausalLM's `base_model`.")
-            target.load_state_dict(weights)
-            target.requires_grad_(False)
+            sources[name] = weights
+        for name, weights in sources.items():
+            getattr(self.contextual_chars, name).load_state_dict(weights)
         buffer = self.contextual_chars.token_lm_chars
         buffer.zero_()
         for token_id, char_ids in enumerate(texts):
