@@ -38,6 +38,8 @@ def test_config_overrides_take_the_type_of_each_default_and_refuse_unknown_field
         parse_config_overrides(GRUConfig, "hidden_size")
     with pytest.raises(ValueError, match="set from the tokenizer"):
         parse_config_overrides(GRUConfig, "vocab_size=5")
+    with pytest.raises(ValueError, match="'dropout' is given twice"):
+        parse_config_overrides(GRUConfig, "dropout=0.1,hidden_size=8,dropout=0.3")
 
 
 def test_config_overrides_cannot_change_a_saved_model():

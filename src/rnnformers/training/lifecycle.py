@@ -232,7 +232,7 @@ def parse_config_overrides(config_class, overrides: str | None) -> dict:
     """`--config_overrides "hidden_size=256,cell_type=lstm,bidirectional=true"` as keyword arguments of `config_class`.
 
     Each value takes the type of the field's default (`true`/`false` for booleans), so the config's own validation
-    sees what it expects. Unknown fields, and the ones set from the tokenizer, are refused.
+    sees what it expects. Unknown fields, fields given twice, and the ones set from the tokenizer, are refused.
     """
     if not overrides:
         return {}
@@ -246,6 +246,8 @@ def parse_config_overrides(config_class, overrides: str | None) -> dict:
             raise ValueError(f"--config_overrides: {config_class.__name__} has no field {key!r}.")
         if key == "vocab_size" or key.endswith("_token_id"):
             raise ValueError(f"--config_overrides: {key!r} is set from the tokenizer.")
+        if key in values:
+            raise ValueError(f"--config_overrides: {key!r} is given twice; which one was meant?")
         values[key] = _parse_value(key, text, getattr(defaults, key, None),
                                    type(defaults).__annotations__.get(key))
     return values
