@@ -17,10 +17,10 @@ dataset (its text column is joined into one text). The text is cut into contiguo
 (90% / 5% / 5% as in the chapter), `--extra_train_files` join the training part, and each part is cut into windows of
 `window_length + 1` characters every `stride` characters. A model with `reads_backward=true` (`--config_overrides
 reads_backward=true` for a new one) reads every part reversed, last character first: the backward language model of
-Flair's and ELMo's pairs. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the validation / test
-windows, each read from a zero state (`<split>_loss`, also named `<split>_loss_windowed_<eval_window_length>`), and,
-unless `--no_streaming_evaluation`, on the whole part read once with the state carried from its first character to
-its last (`<split>_loss_streaming`). The output folder holds the model (safetensors + code), `tokenizer.json` and a
+Flair's and ELMo's pairs. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the
+validation / test windows, each read from a zero state (`<split>_loss`, also named
+`<split>_loss_windowed_<eval_window_length>`), and, unless `--no_streaming_evaluation`, on the whole part read once
+with the state carried from its first character to its last (`<split>_loss_streaming`). The output folder holds the model (safetensors + code), `tokenizer.json` and a
 model card with the figures. The flags every training script shares are described in `rnnformers.training.lifecycle`.
 
 `--stateful --train_sampling_strategy sequential` trains the way char-rnn does (truncated backpropagation through
@@ -89,7 +89,9 @@ class DataArguments(BaseDataArguments):
     dataset_name: str | None = field(default=None, metadata={"help": "A Hub dataset, e.g. 'karpathy/tiny_shakespeare'."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "The dataset's configuration, if any."})
     train_file: str | None = field(
-        default=None, metadata={"help": f"A local text file (default: the bundled {BUNDLED_SHAKESPEARE})."}
+        default=None,
+        metadata={"help": f"A local text file, or a parquet/csv/json (--text_column) or CoNLL-U file of texts (default: "
+                          f"the bundled {BUNDLED_SHAKESPEARE})."},
     )
     text_column: str = field(
         default="text", metadata={"help": "Column holding the texts of a Hub dataset or a parquet/csv/json file."}
