@@ -20,8 +20,9 @@ reads_backward=true` for a new one) reads every part reversed, last character fi
 Flair's and ELMo's pairs. `--do_eval` / `--do_predict` report the loss (nats per character) and perplexity on the
 validation / test windows, each read from a zero state (`<split>_loss`, also named
 `<split>_loss_windowed_<eval_window_length>`), and, unless `--no_streaming_evaluation`, on the whole part read once
-with the state carried from its first character to its last (`<split>_loss_streaming`). The output folder holds the model (safetensors + code), `tokenizer.json` and a
-model card with the figures. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+with the state carried from its first character to its last (`<split>_loss_streaming`). The output folder holds the
+model (safetensors + code), `tokenizer.json` and a model card with the figures. The flags every training script shares
+are described in `rnnformers.training.lifecycle`.
 
 `--stateful --train_sampling_strategy sequential` trains the way char-rnn does (truncated backpropagation through
 time): the training text is cut into `per_device_train_batch_size × processes` contiguous streams, each batch row reads
@@ -90,8 +91,8 @@ class DataArguments(BaseDataArguments):
     dataset_config_name: str | None = field(default=None, metadata={"help": "The dataset's configuration, if any."})
     train_file: str | None = field(
         default=None,
-        metadata={"help": f"A local text file, or a parquet/csv/json (--text_column) or CoNLL-U file of texts (default: "
-                          f"the bundled {BUNDLED_SHAKESPEARE})."},
+        metadata={"help": f"A local text file, or a parquet/csv/json (--text_column) or CoNLL-U file of texts "
+                          f"(default: the bundled {BUNDLED_SHAKESPEARE})."},
     )
     text_column: str = field(
         default="text", metadata={"help": "Column holding the texts of a Hub dataset or a parquet/csv/json file."}

@@ -47,6 +47,7 @@ from transformers import (
 )
 
 from rnnformers import GRUConfig, RNNTaggerForTokenClassification
+from rnnformers.models.rnn_tagger.configuration_rnn_tagger import CHAR_LM_FIELDS
 from rnnformers.tokenization import train_word_piece_tokenizer_for_words
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.lifecycle import (
@@ -253,8 +254,7 @@ def main():
         if model_args.char_language_models:
             char_lms, char_tokenizer = load_char_language_models(model_args)
             lm_config = char_lms[0].config
-            char_lm_kwargs = {f"char_lm_{field}": getattr(lm_config, field)
-                              for field in ("hidden_size", "vocab_size", "embedding_dim", "num_layers", "cell_type")}
+            char_lm_kwargs = {f"char_lm_{field}": getattr(lm_config, field) for field in CHAR_LM_FIELDS}
         model = load_or_build_model(
             model_args, RNNTaggerForTokenClassification, AutoModelForTokenClassification, tokenizer,
             vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,

@@ -3,6 +3,10 @@
 from transformers import PretrainedConfig
 
 
+# The character language models' config fields that shape their weights: `char_lm_<field>` here.
+CHAR_LM_FIELDS = ("cell_type", "vocab_size", "embedding_dim", "hidden_size", "num_layers")
+
+
 class RNNTaggerConfig(PretrainedConfig):
     r"""
     Configuration of an [`RNNTaggerModel`] and its [`RNNTaggerForTokenClassification`] head: a token embedding, a stack
@@ -127,8 +131,8 @@ class RNNTaggerConfig(PretrainedConfig):
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         if self.char_lm_hidden_size and not (self.char_lm_vocab_size and self.char_lm_embedding_dim):
             raise ValueError(
-                "`char_lm_hidden_size` > 0 needs the language models' `char_lm_vocab_size` and `char_lm_embedding_dim`, "
-                f"got {self.char_lm_vocab_size!r} and {self.char_lm_embedding_dim!r}."
+                "`char_lm_hidden_size` > 0 needs the language models' `char_lm_vocab_size` and "
+                f"`char_lm_embedding_dim`, got {self.char_lm_vocab_size!r} and {self.char_lm_embedding_dim!r}."
             )
         if self.char_lm_cell_type not in ("gru", "lstm"):
             raise ValueError(f"`char_lm_cell_type` must be 'gru' or 'lstm', got {self.char_lm_cell_type!r}.")

@@ -19,7 +19,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
 
-from .configuration_rnn_tagger import RNNTaggerConfig
+from .configuration_rnn_tagger import CHAR_LM_FIELDS, RNNTaggerConfig
 
 
 LayerState = tuple[torch.Tensor, ...]
@@ -281,8 +281,9 @@ def left_align(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _gather_steps(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """[batch, time, ...] → the same with the time steps of each row taken in `order` [batch, time]."""
-    index = order.view(*order.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    """[batch, time, ...] → [batch, n, ...]: row b's step `order[b, i]` at position i (`order` [batch, n]; with n =
+    time, the rows' steps reordered)."""
+    index = order.view(*order.shape, *([1] * (x.dim() - 2))).expand(*order.shape, *x.shape[2:])
     return x.gather(1, index)
 
 
@@ -430,11 +431,6 @@ class CharLanguageModel(nn.Module):
         return self.rnn(self.embed_tokens(char_ids), step_mask, return_final_state=False)[0]
 
 
-def _take_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """[batch, time, features] and [batch, n] step indices → [batch, n, features], row b's step index[b, i] at i."""
-    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-
-
 class ContextualCharacterFeatures(nn.Module):
     """Flair's contextual string embeddings (Akbik et al., 2018), called contextual string features here: two frozen
     character language models, one reading the sentence forwards and one backwards, give each token the state it
@@ -446,8 +442,8 @@ class ContextualCharacterFeatures(nn.Module):
     read the sentence up to there) and the backward model's output at its first (it has read the sentence from its
     end back to there; a word's first character is the space before it, so this is Flair's "with whitespace" position
     on that side, and its "without whitespace" one on the forward side). Each sentence is read from a zero state, as
-    the models were trained on windows of text. What the words around a token say, as a character model saw them in much more text than the
-    tagger's. The models are trained beforehand and kept frozen (no gradient reaches them).
+    the models were trained on windows of text. What the words around a token say, as a character model saw them in
+    much more text than the tagger's. The models are trained beforehand and kept frozen (no gradient reaches them).
     """
 
     def __init__(self, config: RNNTaggerConfig):
@@ -484,7 +480,7 @@ class ContextualCharacterFeatures(nn.Module):
         # The backward model reads each row's text reversed in place; the permutation is its own inverse.
         reverse = torch.where(step_mask, lengths - 1 - steps, steps)
         backward_outputs = _permute_steps(self.backward_lm(text.gather(1, reverse), step_mask), reverse)
-        features = torch.cat([_take_steps(forward_outputs, ends), _take_steps(backward_outputs, starts)], dim=-1)
+        features = torch.cat([_gather_steps(forward_outputs, ends), _gather_steps(backward_outputs, starts)], dim=-1)
         return features * (counts > 0).unsqueeze(-1)
 
 
@@ -630,9 +626,7 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             if any(not 0 < char_id < config.char_lm_vocab_size for char_id in char_ids):
                 raise ValueError(f"token {token_id}: character ids must be in [1, {config.char_lm_vocab_size}), got "
                                  f"{char_ids}.")
-        expected = {"cell_type": config.char_lm_cell_type, "vocab_size": config.char_lm_vocab_size,
-                    "embedding_dim": config.char_lm_embedding_dim, "hidden_size": config.char_lm_hidden_size,
-                    "num_layers": config.char_lm_num_layers}
+        expected = {field: getattr(config, f"char_lm_{field}") for field in CHAR_LM_FIELDS}
         # Every check first, then the copies: a refused call leaves the model as it was.
         sources = {}
         for name, model, backward in (("forward_lm", forward_lm, False), ("backward_lm", backward_lm, True)):
