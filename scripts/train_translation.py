@@ -125,6 +125,8 @@ def main():
     tokenized = {}
     with training_args.main_process_first(desc="tokenizing"):
         for name, part in splits.items():
+            if name == "train" and not training_args.do_train:
+                continue  # a scoring run reads only the held-out parts (the training part is 100k pairs)
             tokenized[name] = part.map(
                 PairTokenizer(tokenizer, data_args.max_source_length, data_args.max_target_length),
                 batched=True, remove_columns=part.column_names, desc=f"tokenize {name}",

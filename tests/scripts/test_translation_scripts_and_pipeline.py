@@ -309,6 +309,8 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # A scoring run reads only the parts it scores, not the training part (the progress bars name the parts).
+    assert "tokenize test" in result.stderr and "tokenize train" not in result.stderr
     rescored = json.loads((scored / "test_results.json").read_text())
     assert rescored["test_bleu"] == pytest.approx(test_results["test_bleu"])
     scored_card = (scored / "README.md").read_text()
