@@ -60,7 +60,7 @@ from rnnformers.training.lifecycle import (
     train_and_save,
 )
 from rnnformers.training.modelcard import CardInfo, CardMetric, not_trained_text, write_model_card
-from rnnformers.training.word_vectors import initialize_embeddings, load_word_vectors
+from rnnformers.training.word_vectors import describe_word_vectors, initialize_embeddings, load_word_vectors
 
 
 logger = logging.getLogger(__name__)
@@ -385,14 +385,13 @@ print(classifier(["What an awesome movie!", "A boring, badly acted waste of time
                              if model_args.gradual_unfreezing_epochs else "")
                           + (f", learning rate divided by {model_args.layer_learning_rate_decay:g} per layer down"
                              if model_args.layer_learning_rate_decay > 1 else "") + ", ")
-        elif model_args.word_vectors:
+        elif model_args.word_vectors or model_args.pretrained_embeddings:
             frozen = model_args.freeze_embeddings_epochs
-            embeddings = (f"embeddings initialised from word vectors trained here (`{model_args.word_vectors}`)"
-                          + (f" and frozen for {frozen:g} epochs" if frozen else "") + ", ")
-        elif model_args.pretrained_embeddings:
-            frozen = model_args.freeze_embeddings_epochs
-            embeddings = (f"embeddings initialised from `{model_args.pretrained_embeddings}`"
-                          + (f" and frozen for {frozen:g} epochs" if frozen else "") + ", ")
+            embeddings = ("embeddings initialised from "
+                          + (f"word vectors trained here with `scripts/train_word_vectors.py` "
+                             f"({describe_word_vectors(model_args.word_vectors)})" if model_args.word_vectors
+                             else f"`{model_args.pretrained_embeddings}`")
+                          + (f" and frozen for {frozen:g} epoch{'s' if frozen != 1 else ''}" if frozen else "") + ", ")
         training = (
             f"`scripts/train_sentiment.py` of rnnformers: {embeddings}texts truncated to {data_args.max_length} "
             f"tokens, learning rate {training_args.learning_rate}, batch size "

@@ -77,8 +77,8 @@ from rnnformers.training.token_classification import (
     word_level_sequences,
 )
 from rnnformers.training.word_vectors import (
-    VECTORS_CONFIG,
     add_words_to_word_piece,
+    describe_word_vectors,
     initialize_embeddings,
     load_word_vectors,
 )
@@ -201,12 +201,6 @@ def load_char_language_models(model_args: ModelArguments):
                              f"must {'' if backward_wanted else 'not '}read backwards (reads_backward="
                              f"{getattr(model.config, 'reads_backward', False)}).")
     return models, tokenizers[0]
-
-
-def vectors_summary(folder: str) -> str:
-    info = json.loads((Path(folder) / VECTORS_CONFIG).read_text(encoding="utf-8"))
-    sources = ", ".join(Path(source).name for source in info.get("sources", []))
-    return f"{info['algorithm']}, {info['vector_size']} dimensions, {info.get('words', 0):,} words of {sources}"
 
 
 def main():
@@ -402,7 +396,7 @@ print(tagger(["I", "did", "n't", "see", "him", "."], is_split_into_words=True))
         training = (
             f"`scripts/train_tagger.py` of rnnformers on {Path(data_args.train_file).name}, "
             + (f"embeddings initialised from word vectors trained with `scripts/train_word_vectors.py` "
-               f"({vectors_summary(model_args.word_vectors)})"
+               f"({describe_word_vectors(model_args.word_vectors)})"
                + (" and kept frozen" if model_args.freeze_word_vectors else "") + ": " if model_args.word_vectors
                else f"from the pretrained backbone `{model_args.pretrained_backbone}`: " if model_args.pretrained_backbone
                else "from scratch (no pretrained embeddings): ")

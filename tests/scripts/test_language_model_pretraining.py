@@ -217,6 +217,9 @@ def test_classifier_embeddings_start_from_word_vectors_of_its_tokens(lm_folder, 
         row = model.gru.embed_tokens.weight[tokenizer.convert_tokens_to_ids(token)].detach()
         cosine = torch.nn.functional.cosine_similarity(row, torch.from_numpy(vectors[token].copy()), dim=0)
         assert cosine.item() == pytest.approx(1.0, abs=1e-5), token  # frozen for the one epoch: the vector itself
-    assert "word vectors trained here" in (output / "README.md").read_text()
+    card = (output / "README.md").read_text()
+    # The card says how the vectors were made, by file names only (no local path), and counts the epochs right.
+    assert "word vectors trained here with `scripts/train_word_vectors.py` (word2vec, 8 dimensions" in card
+    assert "and frozen for 1 epoch," in card and str(tmp_path) not in card
     with pytest.raises(ValueError, match="--word_vectors needs --tokenizer_name"):
         load_script("train_sentiment.py").ModelArguments(word_vectors="x")

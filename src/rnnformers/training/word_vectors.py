@@ -98,6 +98,14 @@ def save_word_vectors(model, output_dir: str | Path, info: dict) -> Path:
     return path
 
 
+def describe_word_vectors(path: str | Path) -> str:
+    """One line for a model card: how the vectors in folder `path` were trained (from its `word_vectors_config.json`;
+    sources by file name only, so that no local path reaches a card)."""
+    info = json.loads((Path(path) / VECTORS_CONFIG).read_text(encoding="utf-8"))
+    sources = ", ".join(Path(source).name for source in info.get("sources", []))
+    return f"{info['algorithm']}, {info['vector_size']} dimensions, {info.get('words', 0):,} words of {sources}"
+
+
 def load_word_vectors(path: str | Path):
     """The `KeyedVectors` saved by `save_word_vectors` in folder `path` (words sorted by corpus frequency)."""
     from gensim.models import KeyedVectors
