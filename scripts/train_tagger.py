@@ -164,6 +164,16 @@ def check_model_sources(model_args: ModelArguments):
         raise ValueError(f"--max_vector_words must be >= 0, got {model_args.max_vector_words}.")
 
 
+def check_label_smoothing(config, training_args):
+    """The Trainer's label smoother replaces the model's loss by a smoothed cross-entropy of its `logits`; a CRF
+    tagger's loss is the sentences' negative log-likelihood and its `logits` are Viterbi max-marginals, so smoothing
+    them would train something else than the CRF, silently."""
+    if training_args.label_smoothing_factor and getattr(config, "use_crf", False):
+        raise ValueError(f"--label_smoothing_factor {training_args.label_smoothing_factor:g} with a CRF tagger "
+                         "(use_crf=true): the CRF's loss is its own negative log-likelihood, which the Trainer's "
+                         "label smoother would replace; leave --label_smoothing_factor at 0.")
+
+
 def check_splits_words_as_text(tokenizer):
     """Words come split (`is_split_into_words=True`): a byte-level BPE without `add_prefix_space` would then encode
     every word as if it began the text (without the leading space it carries inside a sentence), ids its model never
@@ -264,6 +274,7 @@ def main():
                                                               or model_args.model_name_or_path):
         raise ValueError("--config_overrides sets char_lm_hidden_size, but the character language models it reads come "
                          "from --char_language_models FORWARD BACKWARD: give them.")
+    check_label_smoothing(model.config, training_args)
     token_strings = tokenizer.convert_ids_to_tokens(list(range(model.config.vocab_size)))
     if getattr(model.config, "char_features", 0) and not model_args.model_name_or_path:
         # The character features read each token's string; a saved model keeps them in its weights.

@@ -148,6 +148,16 @@ def test_script_checks_that_each_step_has_its_file(training, message, tmp_path):
                                                                            **training))
 
 
+def test_script_refuses_label_smoothing_of_a_crf_tagger(tmp_path):
+    script = load_script()
+    smoothing = script.TrainingArguments(output_dir=str(tmp_path), use_cpu=True, label_smoothing_factor=0.1)
+    with pytest.raises(ValueError, match="--label_smoothing_factor 0.1 with a CRF tagger"):
+        script.check_label_smoothing(RNNTaggerConfig(use_crf=True), smoothing)
+    script.check_label_smoothing(RNNTaggerConfig(use_crf=False), smoothing)  # a softmax tagger smooths its logits
+    script.check_label_smoothing(RNNTaggerConfig(use_crf=True), script.TrainingArguments(output_dir=str(tmp_path),
+                                                                                          use_cpu=True))
+
+
 def test_script_config_overrides_of_the_tagger_config():
     script = load_script()
     with pytest.raises(ValueError, match="--config_overrides"):
