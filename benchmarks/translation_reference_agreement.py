@@ -11,7 +11,6 @@ this data can be from 100 for a translation that is right, and so what a BLEU ba
 import argparse
 
 import sacrebleu
-import torch
 from transformers import pipeline
 
 from rnnformers import RnnTranslationPipeline
@@ -41,8 +40,7 @@ def main():
 
     # The installed pipeline class, not the saved folder's copy (which would need trust_remote_code=True).
     translator = pipeline("rnn-translation", model=args.model, pipeline_class=RnnTranslationPipeline)
-    with torch.inference_mode():
-        outputs = translator([row["source"] for row in rows], num_beams=args.num_beams, batch_size=args.batch_size)
+    outputs = translator([row["source"] for row in rows], num_beams=args.num_beams, batch_size=args.batch_size)
     hypotheses = [output[0]["translation_text"] for output in outputs]
 
     print(f"{args.part} part: {len(part):,} sources, {len(rows):,} of them with two or more translations; on those:")

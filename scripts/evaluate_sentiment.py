@@ -4,6 +4,7 @@
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file ../shared/data/imdb/train.parquet \
         --validation_split_percentage 20          # only the validation part train_sentiment.py held out
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --json
+    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype bfloat16   # AMX / AVX-512 BF16
 
 The model runs through `pipeline("text-classification")` (batched, truncated to the tokenizer's saved max length) and
 its label names are mapped back to class ids with the model's `label2id`; the offline `accuracy_f1` metric module of
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import AutoConfig, HfArgumentParser, pipeline
 from transformers.pipelines.pt_utils import KeyDataset
 
@@ -42,11 +44,18 @@ class EvaluationArguments:
     )
     batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
     device: str | None = field(default=None, metadata={"help": "'cpu', 'cuda', ... (default: the best available)."})
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "The weights' dtype: float32 or bfloat16 (the matrix products in bfloat16: several times "
+                          "faster on CPUs with AMX / AVX-512 BF16, as training with --bf16)."},
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub model's code to run."})
     json: bool = field(default=False, metadata={"help": "Print the result as one JSON object."})
 
 
 def evaluate_classifier(args: EvaluationArguments) -> dict:
+    if args.dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"--dtype must be float32 or bfloat16, got {args.dtype!r}.")
     # The same non-empty texts and the same split as train_sentiment.py's.
     splits = load_sentiment_splits(
         args.file, text_column=args.text_column, label_column=args.label_column,
@@ -64,6 +73,7 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
         device=args.device,
         batch_size=args.batch_size,
         trust_remote_code=args.trust_remote_code,
+        dtype=getattr(torch, args.dtype),
         truncation=True,
         **({"max_length": args.max_length} if args.max_length else {}),
     )
@@ -86,6 +96,7 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
             else "whole file"
         ),
         "samples": len(data),
+        "dtype": args.dtype,
         "accuracy": results["accuracy"],
         "f1": results["f1"],
         "samples_per_second": len(data) / seconds,
@@ -100,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         print(f"{result['model']} on {result['file']} ({result['split']}, {result['samples']:,} texts): "
               f"accuracy {result['accuracy']:.4f}, F1 {result['f1']:.4f}, "
-              f"{result['samples_per_second']:.1f} texts/s")
+              f"{result['samples_per_second']:.1f} texts/s ({result['dtype']})")
     return result
 
 

@@ -155,6 +155,19 @@ def test_evaluation_script_scores_the_held_out_part(trained_folder, toy_file, ca
     assert scores["f1"] == pytest.approx(validation["validation_f1"])
 
 
+def test_evaluation_script_scores_in_bfloat16_and_refuses_other_dtypes(trained_folder, toy_file, capsys):
+    evaluate = load_script("evaluate_sentiment.py").main
+    evaluate(["--model", str(trained_folder), "--file", str(toy_file), "--validation_split_percentage", "20", "--json",
+              "--dtype", "bfloat16"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    validation = json.loads((trained_folder / "validation_results.json").read_text())
+    assert scores["dtype"] == "bfloat16" and scores["samples"] == 200
+    # bfloat16 rounds the scores, not the decisions of a confident model: at most one of 200 reviews may flip.
+    assert abs(scores["accuracy"] - validation["validation_accuracy"]) <= 1 / 200
+    with pytest.raises(ValueError, match="--dtype must be float32 or bfloat16, got 'float16'"):
+        evaluate(["--model", str(trained_folder), "--file", str(toy_file), "--dtype", "float16"])
+
+
 def test_remote_code_pipeline_from_a_hub_snapshot_without_rnnformers(trained_folder, tmp_path):
     make_hub_snapshot(trained_folder, tmp_path, "someone/gru-toy")
     result = run_python_without_rnnformers(
