@@ -96,7 +96,7 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
             else "whole file"
         ),
         "samples": len(data),
-        "dtype": args.dtype,
+        "dtype": str(classifier.model.dtype).removeprefix("torch."),  # the weights' dtype, as loaded
         "accuracy": results["accuracy"],
         "f1": results["f1"],
         "samples_per_second": len(data) / seconds,
