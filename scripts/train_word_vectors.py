@@ -13,6 +13,11 @@ words (UD English's tokenisation), or into a saved tokenizer's tokens with `--to
 classifier reads). The folder holds the vectors in a format read without pickle (word2vec binary, or fastText's own
 binary with its character n-grams) and `word_vectors_config.json`; `train_tagger.py --word_vectors <folder>` and
 `rnnformers.training.word_vectors.load_word_vectors` read it.
+
+`--lexicon_features` appends to each word2vec vector what spaCy's English lexicon (the `spacy-lookups-data` package:
+log-probabilities and Brown clusters of 1,000,001 cased words of a large web corpus) says of the word, and adds the
+lexicon's `--lexicon_words` most probable words that have no vector (see `rnnformers.training.lexicon`): the vectors
+of UD English EWT's best tagger (README).
 """
 
 import logging
@@ -26,6 +31,7 @@ from pathlib import Path
 from transformers import AutoTokenizer, HfArgumentParser
 
 from rnnformers.training.data import load_sentiment_splits
+from rnnformers.training.lexicon import ADDED_DIMENSIONS, Lexicon, add_lexicon_features
 from rnnformers.training.word_vectors import (
     ALGORITHMS,
     corpus_texts,
@@ -68,6 +74,17 @@ class WordVectorArguments:
     cbow: bool = field(default=False, metadata={"help": "CBOW instead of skip-gram (faster, weaker on rare words)."})
     workers: int = field(default=2, metadata={"help": "Training threads."})
     seed: int = field(default=42, metadata={"help": "Seed of gensim's initialisation."})
+    lexicon_features: bool = field(
+        default=False,
+        metadata={"help": f"Append {ADDED_DIMENSIONS} lexicon features to each vector (word2vec only): spaCy's "
+                          "English log-probabilities and Brown clusters (pip install spacy-lookups-data)."},
+    )
+    lexicon_words: int = field(
+        default=200_000, metadata={"help": "With --lexicon_features: the lexicon's most probable words to add."}
+    )
+    lexicon_dir: str | None = field(
+        default=None, metadata={"help": "A folder of spaCy's en_lexeme_*.json.gz tables instead of the package's."}
+    )
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
@@ -77,6 +94,11 @@ class WordVectorArguments:
         for name in ("vector_size", "window", "min_count", "epochs", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}.")
+        if self.lexicon_features and self.algorithm != "word2vec":
+            raise ValueError("--lexicon_features needs --algorithm word2vec (fastText's file keeps n-gram vectors "
+                             "that lexicon features cannot be appended to).")
+        if self.lexicon_words < 0:
+            raise ValueError(f"--lexicon_words must be at least 0, got {self.lexicon_words}.")
 
 
 def main(argv: list[str] | None = None):
@@ -92,6 +114,8 @@ def main(argv: list[str] | None = None):
         )["train"]
         texts.append(labelled[args.text_column])
     texts.append(corpus_texts(args.extra_train_files, args.text_column))
+    # Read first: a missing package or table fails before the training, not after it.
+    lexicon = Lexicon.load(args.lexicon_dir) if args.lexicon_features else None
     tokenize = split_words
     if args.tokenizer_name is not None:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
@@ -113,10 +137,17 @@ def main(argv: list[str] | None = None):
         "sources": ([args.train_file or args.dataset_name] if texts[:-1] else []) + list(args.extra_train_files),
         "training_seconds": round(seconds, 1),
     }
-    path = save_word_vectors(model, args.output_dir, info)
+    vectors = model.wv
+    if lexicon is not None:
+        vectors = add_lexicon_features(vectors, lexicon, args.lexicon_words)
+        info["lexicon"] = {"source": "spacy-lookups-data (en_lexeme_prob, en_lexeme_cluster)",
+                           "dimensions": ADDED_DIMENSIONS, "words_added": len(vectors) - len(model.wv)}
+        logger.info("lexicon features: %d dimensions added to each vector, %d lexicon words added",
+                    ADDED_DIMENSIONS, len(vectors) - len(model.wv))
+    path = save_word_vectors(vectors, args.output_dir, info)
     logger.info("%s: %d vectors of %d dimensions in %.0f s, saved to %s",
-                args.algorithm, len(model.wv), args.vector_size, seconds, path)
-    return model.wv
+                args.algorithm, len(vectors), vectors.vector_size, seconds, path)
+    return vectors
 
 
 if __name__ == "__main__":

@@ -80,20 +80,22 @@ def train_word_vectors(corpus_file: str | Path, algorithm: str = "word2vec", vec
 
 
 def save_word_vectors(model, output_dir: str | Path, info: dict) -> Path:
-    """Saves the vectors (no pickle: word2vec binary, or fastText's own binary with its n-grams) and a json of how
-    they were made (`info`, plus algorithm, size and vocabulary size)."""
+    """Saves the vectors of `model` (a gensim `Word2Vec` / `FastText`, or word2vec `KeyedVectors`) without pickle
+    (word2vec binary, or fastText's own binary with its n-grams) and a json of how they were made (`info`, plus
+    algorithm, size and vocabulary size)."""
     from gensim.models import FastText
     from gensim.models.fasttext import save_facebook_model
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     algorithm = "fasttext" if isinstance(model, FastText) else "word2vec"
+    vectors = getattr(model, "wv", model)
     path = output_dir / VECTORS_FILES[algorithm]
     if algorithm == "fasttext":
         save_facebook_model(model, str(path))
     else:
-        model.wv.save_word2vec_format(str(path), binary=True)
-    config = {"algorithm": algorithm, "vector_size": model.wv.vector_size, "vocabulary_size": len(model.wv), **info}
+        vectors.save_word2vec_format(str(path), binary=True)
+    config = {"algorithm": algorithm, "vector_size": vectors.vector_size, "vocabulary_size": len(vectors), **info}
     (output_dir / VECTORS_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -103,7 +105,11 @@ def describe_word_vectors(path: str | Path) -> str:
     sources by file name only, so that no local path reaches a card)."""
     info = json.loads((Path(path) / VECTORS_CONFIG).read_text(encoding="utf-8"))
     sources = ", ".join(Path(source).name for source in info.get("sources", []))
-    return f"{info['algorithm']}, {info['vector_size']} dimensions, {info.get('words', 0):,} words of {sources}"
+    description = f"{info['algorithm']}, {info['vector_size']} dimensions, {info.get('words', 0):,} words of {sources}"
+    if "lexicon" in info:
+        description += (f"; {info['lexicon']['dimensions']} of the dimensions are lexicon features from "
+                        f"{info['lexicon']['source']}, which also gave {info['lexicon']['words_added']:,} words")
+    return description
 
 
 def load_word_vectors(path: str | Path):
