@@ -15,7 +15,7 @@ binary with its character n-grams) and `word_vectors_config.json`; `train_tagger
 `rnnformers.training.word_vectors.load_word_vectors` read it.
 
 `--lexicon_features` appends to each word2vec vector what spaCy's English lexicon (the `spacy-lookups-data` package:
-log-probabilities and Brown clusters of 1,000,001 cased words of a large web corpus) says of the word, and adds the
+log-probabilities and Brown clusters of 1,000,001 cased words of a large English corpus) says of the word, and adds the
 lexicon's `--lexicon_words` most probable words that have no vector (see `rnnformers.training.lexicon`): the vectors
 of UD English EWT's best tagger (README).
 """

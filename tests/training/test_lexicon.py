@@ -92,6 +92,12 @@ def test_the_installed_package_tables():
     assert name[5] > name[4]  # capitalised more often than not
 
 
+def test_a_missing_package_is_named(monkeypatch):
+    monkeypatch.setattr("rnnformers.training.lexicon.LEXICON_PACKAGE", "no_such_lookups_package")
+    with pytest.raises(ValueError, match="pip install spacy-lookups-data .*--lexicon_dir"):
+        Lexicon.load()
+
+
 def load_script():
     spec = importlib.util.spec_from_file_location("train_word_vectors", ROOT / "scripts" / "train_word_vectors.py")
     module = importlib.util.module_from_spec(spec)

@@ -2,8 +2,8 @@
 
 A tagger trained on 200,000 words meets, in new text, words it has never seen (8% of UD English EWT's dev words), and
 word vectors trained on the project's own unlabelled text (20 M words of movie reviews) know only half of them. spaCy's
-English lookup tables (the `spacy-lookups-data` package on PyPI, MIT) hold, for 1,000,001 cased words of a large web
-corpus, a log-probability and a Brown cluster (a 1,000-leaf binary tree of words that occur in similar contexts, as
+English lookup tables (the `spacy-lookups-data` package on PyPI, MIT; the tables spaCy 2's English models shipped)
+hold, for 1,000,001 cased words of a large English corpus, a log-probability and a Brown cluster (a 1,000-leaf binary tree of words that occur in similar contexts, as
 taggers used them before word vectors: Owoputi et al., 2013). From them each word gets `LEXICON_FEATURES` numbers:
 
 - the log-probabilities of the word as written, lower-cased, Title-cased and UPPER-cased (how common the word is, and
