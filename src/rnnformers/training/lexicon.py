@@ -90,8 +90,7 @@ class Lexicon:
         # spaCy stores a path reversed as an integer: its first branch is bit 0, so a prefix is a low-bit mask.
         features += [(((cluster >> bit) & 1) * 2.0 - 1.0) if cluster else 0.0 for bit in range(CLUSTER_PATH_BITS)]
         for length in CLUSTER_PREFIXES:
-            code = prefix_code(length, cluster & ((1 << length) - 1)) if cluster else np.zeros(PREFIX_CODE_SIZE)
-            features += list(code)
+            features += list(prefix_code(length, cluster & ((1 << length) - 1)) if cluster else [0.0] * PREFIX_CODE_SIZE)
         return np.asarray(features, dtype=np.float32)
 
 

@@ -355,33 +355,3 @@ def test_contextual_char_features_compile_and_export_with_real_token_texts():
     compiled = torch.compile(model, fullgraph=True, dynamic=False)
     torch.testing.assert_close(compiled(ids, attention_mask=mask).logits, expected, atol=1e-5, rtol=1e-5)
     assert sum(p.requires_grad for p in model.base_model.contextual_chars.parameters()) == 0
-
-
-def test_trained_embedding_starts_at_zero_learns_beside_a_frozen_one_and_is_saved(tmp_path):
-    model = tiny_tagger(trained_embedding_dim=3)
-    trained = model.base_model.trained_embed_tokens
-    assert trained.weight.shape == (30, 3) and trained.weight.abs().max() == 0
-    # Frozen vectors, as train_tagger.py --freeze_word_vectors: a few steps change the trained rows of the tokens
-    # read (not the padding row), no other row, and not the frozen embedding.
-    model.get_input_embeddings().weight.requires_grad_(False)
-    frozen = model.get_input_embeddings().weight.clone()
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
-    ids, mask = torch.tensor([[0, 4, 5, 6], [7, 8, 9, 10]]), torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]])
-    model.train()
-    for _ in range(3):
-        model(ids, attention_mask=mask, labels=torch.tensor([[-100, 0, 1, 2], [0, 1, 2, 0]])).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-    changed = trained.weight.abs().sum(-1) > 0
-    assert changed.nonzero().flatten().tolist() == [4, 5, 6, 7, 8, 9, 10]
-    torch.testing.assert_close(model.get_input_embeddings().weight, frozen)
-    # Exact under padding, and reloaded as trained (not re-initialised at zero).
-    logits = model(ids, attention_mask=mask).logits
-    torch.testing.assert_close(logits[0, 1:], model(ids[:1, 1:]).logits[0], rtol=1e-5, atol=1e-5)
-    model.save_pretrained(tmp_path)
-    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
-    torch.testing.assert_close(reloaded.base_model.trained_embed_tokens.weight, trained.weight)
-    torch.testing.assert_close(reloaded(ids, attention_mask=mask).logits, logits)
-    with pytest.raises(ValueError, match="`trained_embedding_dim` must be a non-negative integer"):
-        tiny_config(trained_embedding_dim=-1)

@@ -18,11 +18,6 @@ class RNNTaggerConfig(PretrainedConfig):
             Number of tokens the model knows; must cover every id of the tokenizer it is used with.
         embedding_dim (`int`, defaults to 128):
             Size of each token embedding.
-        trained_embedding_dim (`int`, defaults to 0):
-            Size of a second token embedding, concatenated to the first and started at zero (0: none). With the first
-            kept frozen at pretrained word vectors (`train_tagger.py --freeze_word_vectors`), this one learns what
-            the treebank says of its own words, while a word it never saw keeps zeros there and is read from its
-            vector alone (Stanza's taggers pair a frozen pretrained and a trained word embedding so).
         hidden_size (`int`, defaults to 256):
             Number of units of each recurrent layer, per direction.
         num_layers (`int`, defaults to 2):
@@ -90,7 +85,6 @@ class RNNTaggerConfig(PretrainedConfig):
 
     vocab_size: int = 16_000
     embedding_dim: int = 128
-    trained_embedding_dim: int = 0
     hidden_size: int = 256
     num_layers: int = 2
     cell_type: str = "lstm"
@@ -125,8 +119,9 @@ class RNNTaggerConfig(PretrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        for name in ("trained_embedding_dim", "char_features", "char_lm_hidden_size", "char_lm_vocab_size",
-                     "char_lm_embedding_dim"):
+        if isinstance(self.char_features, bool) or not isinstance(self.char_features, int) or self.char_features < 0:
+            raise ValueError(f"`char_features` must be a non-negative integer, got {self.char_features!r}.")
+        for name in ("char_lm_hidden_size", "char_lm_vocab_size", "char_lm_embedding_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}.")

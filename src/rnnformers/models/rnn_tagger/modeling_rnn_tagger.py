@@ -542,8 +542,6 @@ class RNNTaggerPreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 bound = 1.0 / math.sqrt(module.in_features)
                 init.uniform_(module.bias, -bound, bound)
-        elif isinstance(module, nn.Embedding) and module is getattr(self.base_model, "trained_embed_tokens", None):
-            init.zeros_(module.weight)  # a word never trained on adds nothing to its vector
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             # The row is a view without the "already loaded" flag of its weight: check the weight's flag, as
@@ -567,11 +565,6 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
     def __init__(self, config: RNNTaggerConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
-        self.trained_embed_tokens = (
-            nn.Embedding(config.vocab_size, config.trained_embedding_dim, padding_idx=config.pad_token_id)
-            if config.trained_embedding_dim
-            else None
-        )
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.char_encoder = (
             TokenCharacterEncoder(config.vocab_size, config.char_buckets, config.max_token_chars, config.char_features)
@@ -580,8 +573,7 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
         )
         self.contextual_chars = ContextualCharacterFeatures(config) if config.char_lm_hidden_size else None
         directions = 2 if config.bidirectional else 1
-        token_features = (config.embedding_dim + config.trained_embedding_dim + config.char_features
-                          + 2 * config.char_lm_hidden_size)
+        token_features = config.embedding_dim + config.char_features + 2 * config.char_lm_hidden_size
         # One single-layer stack per layer, so that every layer's outputs can be returned as a hidden state.
         self.layers = nn.ModuleList(
             MaskedRecurrentStack(
@@ -708,9 +700,8 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (on either side). Padded steps are skipped, not read. Without it every step is a real token.
-            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim + trained_embedding_dim +
-                char_features + 2 * char_lm_hidden_size]`, *optional*): instead of `input_ids` (every token feature
-                given).
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim + char_features + 2 *
+                char_lm_hidden_size]`, *optional*): instead of `input_ids` (every token feature given).
             output_hidden_states (`bool`, *optional*): also return the embeddings (with the character features) and
                 each layer's outputs.
         """
@@ -731,8 +722,6 @@ class RNNTaggerModel(RNNTaggerPreTrainedModel):
                 dropped = torch.rand(input_ids.shape, device=input_ids.device) < self.config.token_dropout
                 input_ids = input_ids.masked_fill(dropped & attention_mask.bool(), self.config.unk_token_id)
             inputs_embeds = self.embed_tokens(input_ids)
-            if self.trained_embed_tokens is not None:
-                inputs_embeds = torch.cat([inputs_embeds, self.trained_embed_tokens(input_ids)], dim=-1)
             if self.char_encoder is not None:
                 inputs_embeds = torch.cat([inputs_embeds, self.char_encoder(input_ids)], dim=-1)
             if context is not None:
@@ -842,8 +831,8 @@ class RNNTaggerForTokenClassification(RNNTaggerPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (on either side); padding is skipped, so it never changes a real token's logits.
-            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, features]`, *optional*): instead of
-                `input_ids`, every token feature the base model reads (see [`RNNTaggerModel.forward`]).
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
+                `input_ids`.
             labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): label ids, `-100` where a token has
                 none (ignored; with a CRF, summed over). Labels at padding are ignored.
             output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
