@@ -831,8 +831,8 @@ class RNNTaggerForTokenClassification(RNNTaggerPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (on either side); padding is skipped, so it never changes a real token's logits.
-            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
-                `input_ids`.
+            inputs_embeds (`torch.FloatTensor` of shape `[batch, time, features]`, *optional*): instead of
+                `input_ids`, every token feature the base model reads (see [`RNNTaggerModel.forward`]).
             labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): label ids, `-100` where a token has
                 none (ignored; with a CRF, summed over). Labels at padding are ignored.
             output_hidden_states (`bool`, *optional*): also return the embeddings and each layer's outputs.
