@@ -370,7 +370,7 @@ def write_tagger_card(training_args, model_args, data_args, model, card_metrics)
     kind = ("Bi" if config.bidirectional else "") + config.cell_type.upper() + ("-CRF" if use_crf else "")
     description = (
         f"A {kind} sequence tagger ({config.num_layers} recurrent layer{'s' if config.num_layers > 1 else ''} of "
-        f"{config.hidden_size} units per direction, {config.embedding_dim}-dimensional sub-word embeddings"
+        f"{config.hidden_size} units per direction, {config.embedding_dim}-dimensional token embeddings"
         + (f" and {char_features} character features per token" if char_features else "")
         + (f", and Flair's contextual string features: the outputs of a forward and a backward character language "
            f"model of {config.char_lm_hidden_size} units (frozen) at each token's last and first character"
