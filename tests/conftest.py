@@ -1,5 +1,6 @@
 """Shared test helpers: paths to the bundled data, and loading a saved folder as a Hub repository without rnnformers."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,6 +14,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SHAKESPEARE = SHARED_DATA / "tinyshakespeare" / "input.txt"
+
+
+def load_script(name: str):
+    """A script of scripts/ (`name`: its file name) imported as a module, to call its `main(argv)` and other functions
+    in this process (no interpreter start-up)."""
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_hub_snapshot(folder: Path, hf_home: Path, repo_id: str) -> Path:

@@ -2,7 +2,6 @@
 stopping, model card), `pipeline("text-classification")` on the saved folder, the evaluation script, and remote code
 from a Hub-cache snapshot with rnnformers blocked."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ import rnnformers  # noqa: F401  (registers "gru" with the Auto classes: a saved
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import load_sentiment_splits
 
-from conftest import ROOT, make_hub_snapshot, run_python_without_rnnformers
+from conftest import ROOT, load_script, make_hub_snapshot, run_python_without_rnnformers
 
 
 POSITIVE, NEGATIVE = "great wonderful superb loved".split(), "awful boring terrible hated".split()
@@ -46,14 +45,6 @@ def run_script(name: str, *args, timeout: int = 600) -> subprocess.CompletedProc
                             text=True, timeout=timeout, env=env, cwd=ROOT)
     assert result.returncode == 0, f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
     return result
-
-
-def load_script(name: str):
-    """A script of scripts/ imported as a module, to call its `main(argv)` in this process (no interpreter start-up)."""
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "scripts" / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 and seqeval entity F1, model card, predictions), scoring a saved model, the pipeline on the output folder, flag errors,
 and two CPU processes under accelerate."""
 
-import importlib.util
 import json
 import os
 import random
@@ -17,7 +16,7 @@ from rnnformers import RNNTaggerConfig  # (importing rnnformers registers "rnn_t
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.lifecycle import parse_config_overrides
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 
 SCRIPT = ROOT / "scripts" / "train_tagger.py"
@@ -125,14 +124,6 @@ def test_script_scores_a_saved_model_without_training(trained_folder, toy_files,
     assert (tmp_path / "eval" / "README.md").is_file() and (tmp_path / "eval" / "model.safetensors").is_file()
 
 
-def load_script():
-    """The script imported as a module, to check its argument handling in this process (no interpreter start-up)."""
-    spec = importlib.util.spec_from_file_location("train_tagger", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     "training, message",
     [
@@ -142,14 +133,14 @@ def load_script():
     ],
 )
 def test_script_checks_that_each_step_has_its_file(training, message, tmp_path):
-    script = load_script()
+    script = load_script("train_tagger.py")
     with pytest.raises(ValueError, match=message):
         script.check_files(script.DataArguments(), script.TrainingArguments(output_dir=str(tmp_path), use_cpu=True,
                                                                            **training))
 
 
 def test_script_refuses_label_smoothing_of_a_crf_tagger(tmp_path):
-    script = load_script()
+    script = load_script("train_tagger.py")
     smoothing = script.TrainingArguments(output_dir=str(tmp_path), use_cpu=True, label_smoothing_factor=0.1)
     with pytest.raises(ValueError, match="--label_smoothing_factor 0.1 with a CRF tagger"):
         script.check_label_smoothing(RNNTaggerConfig(use_crf=True), smoothing)
@@ -159,7 +150,7 @@ def test_script_refuses_label_smoothing_of_a_crf_tagger(tmp_path):
 
 
 def test_script_config_overrides_of_the_tagger_config():
-    script = load_script()
+    script = load_script("train_tagger.py")
     with pytest.raises(ValueError, match="--config_overrides"):
         script.ModelArguments(model_name_or_path="some/model", config_overrides="use_crf=true")
     overrides = parse_config_overrides(RNNTaggerConfig, "hidden_size=64,use_crf=true,cell_type=gru,token_dropout=0.1")
@@ -181,10 +172,7 @@ def test_script_runs_under_accelerate_with_two_processes(toy_files, tmp_path):
 
 
 def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
-    spec = importlib.util.spec_from_file_location("train_word_vectors", ROOT / "scripts" / "train_word_vectors.py")
-    vectors_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(vectors_script)
-    vectors = vectors_script.main(["--output_dir", str(tmp_path / "vectors"), "--extra_train_files",
+    vectors = load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path / "vectors"), "--extra_train_files",
                                    str(toy_files / "train.conllu"), "--vector_size", "16", "--min_count", "1",
                                    "--epochs", "1", "--workers", "1"])
     output = tmp_path / "tagger"
@@ -206,21 +194,21 @@ def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
 
 @pytest.mark.parametrize("flags", [{"model_name_or_path": "some/model"}, {"tokenizer_name": "some/tokenizer"}])
 def test_script_refuses_word_vectors_with_a_saved_model_or_tokenizer(flags):
-    script = load_script()
+    script = load_script("train_tagger.py")
     with pytest.raises(ValueError, match="--word_vectors builds a new model's vocabulary"):
         script.check_model_sources(script.ModelArguments(word_vectors="vectors", **flags))
 
 
 @pytest.mark.parametrize("flags", [{"model_name_or_path": "some/model"}, {"word_vectors": "vectors"}])
 def test_script_refuses_a_pretrained_backbone_with_another_start(flags):
-    script = load_script()
+    script = load_script("train_tagger.py")
     with pytest.raises(ValueError, match="--pretrained_backbone and --"):
         script.check_model_sources(script.ModelArguments(pretrained_backbone="lm", **flags))
 
 
 def test_script_refuses_a_byte_level_tokenizer_for_words_given_split():
     # Split words through a byte-level BPE without add_prefix_space lose the space they carry in running text.
-    script = load_script()
+    script = load_script("train_tagger.py")
     texts = ["the dog sees Mary Jones today ."] * 20
     with pytest.raises(ValueError, match="byte-level BPE without add_prefix_space.*--tokenizer_algorithm wordpiece"):
         script.check_splits_words_as_text(train_subword_tokenizer(texts, vocab_size=60))
@@ -262,7 +250,7 @@ def test_script_tags_with_the_backbone_of_a_language_model(toy_files, tmp_path):
                          check=False)
     assert refused.returncode != 0 and "differs from the pretrained backbone's hidden_size=16" in refused.stderr
     # Nor may it set what the run decides (the labels) or initial values the backbone's weights replace.
-    script = load_script()
+    script = load_script("train_tagger.py")
     for overrides in ("num_labels=3", "lstm_forget_bias=1.0"):
         with pytest.raises(ValueError, match="cannot set .* on a pretrained backbone"):
             script.load_head_on_backbone(AutoModelForTokenClassification, script.GRUConfig, script.ModelArguments(
@@ -322,7 +310,7 @@ def test_token_texts_rebuild_words_from_word_pieces_and_refuse_other_tokenizers(
 
 
 def test_script_refuses_char_language_models_other_than_two_new_ones():
-    script = load_script()
+    script = load_script("train_tagger.py")
     with pytest.raises(ValueError, match="takes two folders"):
         script.check_model_sources(script.ModelArguments(char_language_models=["forward"]))
     with pytest.raises(ValueError, match="--model_name_or_path loads a model"):

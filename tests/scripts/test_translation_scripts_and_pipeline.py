@@ -2,7 +2,6 @@
 loading a saved translator from a Hub-cache snapshot with rnnformers blocked (model and pipeline as remote code)."""
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
 from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
 
-from conftest import ROOT, SHARED_DATA, make_hub_snapshot, run_python_without_rnnformers
+from conftest import ROOT, SHARED_DATA, load_script, make_hub_snapshot, run_python_without_rnnformers
 
 
 SPA_ENG = SHARED_DATA / "spa-eng" / "spa-eng.tsv"
@@ -48,14 +47,6 @@ def translator(tmp_path_factory):
     folder = tmp_path_factory.mktemp("translator")
     pipe.save_pretrained(folder)
     return folder, model, tokenizer
-
-
-def load_script(name: str):
-    """A script of scripts/ as a module, to call its functions (and its `main(argv)`) in this process."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def generate_text(model, tokenizer, text, **kwargs):
@@ -147,17 +138,17 @@ def test_pair_tokenizer_cuts_at_the_limits_keeping_special_tokens_and_says_which
 
 def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     folder, model, tokenizer = translator
-    load_script("translate").main([str(folder), "I like soccer.", "Go.", "--num_beams", "3"])
+    load_script("translate.py").main([str(folder), "I like soccer.", "Go.", "--num_beams", "3"])
     assert capsys.readouterr().out.splitlines() == [
         generate_text(model, tokenizer, text, num_beams=3, max_new_tokens=10) for text in ("I like soccer.", "Go.")
     ]
-    load_script("translate").main([str(folder), "I like soccer.", "--dtype", "bfloat16"])
+    load_script("translate.py").main([str(folder), "I like soccer.", "--dtype", "bfloat16"])
     in_bfloat16 = copy.deepcopy(model).to(torch.bfloat16)
     assert capsys.readouterr().out.splitlines() == [generate_text(in_bfloat16, tokenizer, "I like soccer.",
                                                                   max_new_tokens=10)]
-    assert load_script("translate").load_translator(str(folder), dtype="bfloat16").model.dtype == torch.bfloat16
+    assert load_script("translate.py").load_translator(str(folder), dtype="bfloat16").model.dtype == torch.bfloat16
     png = tmp_path / "attention.png"
-    plot_attention = load_script("plot_attention")
+    plot_attention = load_script("plot_attention.py")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])
     source_tokens, target_tokens, weights = attention_matrix(
         model, tokenizer, "I like soccer.", "Me gusta el fútbol.", num_beams=1

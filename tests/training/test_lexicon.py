@@ -3,7 +3,6 @@ from spaCy's log-probabilities, Brown-cluster paths and prefix codes, the words 
 tables of the installed package, bad input."""
 
 import gzip
-import importlib.util
 import json
 
 import numpy as np
@@ -20,7 +19,7 @@ from rnnformers.training.lexicon import (
 )
 from rnnformers.training.word_vectors import describe_word_vectors, load_word_vectors
 
-from conftest import ROOT
+from conftest import load_script
 
 
 # spaCy's format: a path "b0 b1 b2 ..." of the cluster tree is stored reversed, as int("... b2 b1 b0", 2).
@@ -98,17 +97,10 @@ def test_a_missing_package_is_named(monkeypatch):
         Lexicon.load()
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("train_word_vectors", ROOT / "scripts" / "train_word_vectors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_script_appends_lexicon_features(tmp_path):
     (tmp_path / "corpus.txt").write_text("the dog likes the cat .\nthe cat likes the movie .\n" * 20)
     output = tmp_path / "vectors"
-    vectors = load_script().main([
+    vectors = load_script("train_word_vectors.py").main([
         "--output_dir", str(output), "--extra_train_files", str(tmp_path / "corpus.txt"), "--vector_size", "8",
         "--min_count", "1", "--epochs", "1", "--workers", "1", "--lexicon_features", "--lexicon_words", "6",
         "--lexicon_dir", str(write_tables(tmp_path / "lexicon")),
@@ -134,5 +126,5 @@ def test_script_names_bad_lexicon_arguments(args, message, tmp_path):
     (tmp_path / "corpus.txt").write_text("the dog .\n")
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     with pytest.raises(ValueError, match=message):
-        load_script().main(["--output_dir", str(tmp_path / "out"), "--extra_train_files", str(tmp_path / "corpus.txt"),
+        load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path / "out"), "--extra_train_files", str(tmp_path / "corpus.txt"),
                             "--lexicon_features", *args])

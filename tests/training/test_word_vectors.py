@@ -2,7 +2,6 @@
 as initial embeddings: Penn-Treebank words, pickle-free save/load for word2vec and fastText, whole words added to a
 WordPiece vocabulary, rows copied by token string, the held-out part of a labelled file never read, bad input."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -22,14 +21,7 @@ from rnnformers.training.word_vectors import (
     write_corpus,
 )
 
-from conftest import ROOT
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("train_word_vectors", ROOT / "scripts" / "train_word_vectors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 @pytest.mark.parametrize(
@@ -133,7 +125,7 @@ def test_script_reads_only_the_training_part_of_a_labelled_file(tmp_path):
     assert sum("heldoutword" in text for text in table["text"]) >= 20
     table.to_parquet(tmp_path / "labelled.parquet")
     (tmp_path / "extra.txt").write_text("the zebra likes the dog .\n" * 10)
-    vectors = load_script().main([
+    vectors = load_script("train_word_vectors.py").main([
         "--output_dir", str(tmp_path / "out"), "--train_file", str(tmp_path / "labelled.parquet"),
         "--extra_train_files", str(tmp_path / "extra.txt"), "--vector_size", "8", "--min_count", "1",
         "--epochs", "1", "--workers", "1",
@@ -154,9 +146,9 @@ def test_script_reads_only_the_training_part_of_a_labelled_file(tmp_path):
 )
 def test_script_names_bad_arguments(args, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        load_script().main(["--output_dir", str(tmp_path), *args])
+        load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path), *args])
 
 
 def test_script_names_a_missing_file(tmp_path):
     with pytest.raises(ValueError, match="--extra_train_files .*missing.txt.* does not exist"):
-        load_script().main(["--output_dir", str(tmp_path), "--extra_train_files", str(tmp_path / "missing.txt")])
+        load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path), "--extra_train_files", str(tmp_path / "missing.txt")])
