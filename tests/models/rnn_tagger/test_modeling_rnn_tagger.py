@@ -355,3 +355,32 @@ def test_contextual_char_features_compile_and_export_with_real_token_texts():
     compiled = torch.compile(model, fullgraph=True, dynamic=False)
     torch.testing.assert_close(compiled(ids, attention_mask=mask).logits, expected, atol=1e-5, rtol=1e-5)
     assert sum(p.requires_grad for p in model.base_model.contextual_chars.parameters()) == 0
+
+
+def test_resizing_the_token_embeddings_resizes_the_character_tables(tmp_path):
+    model = tiny_tagger(char_features=5, max_token_chars=6)
+    strings = ["<pad>", "<unk>"] + [f"w{i}" for i in range(2, 30)]
+    model.base_model.set_token_strings(strings)
+    ids = torch.tensor([[4, 3, 5, 7]])
+    before = model(ids).logits
+    model.resize_token_embeddings(33)
+    assert model.base_model.char_encoder.token_chars.shape == (33, 6) and model.config.vocab_size == 33
+    torch.testing.assert_close(model(ids).logits, before)  # the old tokens keep their characters
+    model.base_model.set_token_strings(strings + ["new", "newer", "Newest"])
+    new_ids = torch.tensor([[4, 31, 32, 30]])
+    logits = model(new_ids).logits
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded(new_ids).logits, logits)
+    model.resize_token_embeddings(20)
+    assert model.base_model.char_encoder.token_chars.shape == (20, 6)
+    torch.testing.assert_close(model.base_model.char_encoder.token_chars[:20],
+                               reloaded.base_model.char_encoder.token_chars[:20])
+    # The contextual features' table too: the language models' texts of all 32 tokens are accepted after a resize.
+    model, forward_lm, backward_lm, texts = char_lm_tagger()
+    before = model(ids).logits
+    model.resize_token_embeddings(32)
+    assert model.base_model.contextual_chars.token_lm_chars.shape == (32, 3)
+    torch.testing.assert_close(model(ids).logits, before)
+    model.base_model.set_char_language_models(forward_lm.base_model, backward_lm.base_model, texts + [[2, 3], [4]])
+    assert model.base_model.contextual_chars.token_lm_chars[30:, :2].tolist() == [[2, 3], [4, 0]]

@@ -18,8 +18,12 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, TokenClassifierOutput
+from transformers.utils import logging
 
 from .configuration_rnn_tagger import CHAR_LM_FIELDS, RNNTaggerConfig
+
+
+logger = logging.get_logger(__name__)
 
 
 LayerState = tuple[torch.Tensor, ...]
@@ -530,6 +534,30 @@ class RNNTaggerPreTrainedModel(PreTrainedModel):
             auto_map["AutoModel"] = f"{base_class.__module__.rsplit('.', 1)[-1]}.{base_class.__name__}"
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def _resize_token_embeddings(self, new_num_tokens, pad_to_multiple_of=None, mean_resizing=True):
+        """`PreTrainedModel`'s, plus the per-token character tables (`token_chars`, `token_lm_chars`): they keep one
+        row per token id, so they follow the embedding's new size. A new token has no characters (zero character
+        features) until the whole vocabulary's strings are given again (`set_token_strings`,
+        `set_char_language_models`)."""
+        embeddings = super()._resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        rows = embeddings.weight.shape[0]
+        base = self.base_model
+        tables = [(module, name) for module, name in ((base.char_encoder, "token_chars"),
+                                                      (base.contextual_chars, "token_lm_chars")) if module is not None]
+        for module, name in tables:
+            table = getattr(module, name)
+            if table.shape[0] == rows:
+                continue
+            resized = table.new_zeros(rows, table.shape[1])
+            kept = min(rows, table.shape[0])
+            resized[:kept] = table[:kept]
+            setattr(module, name, resized)  # still the registered buffer, saved with the weights
+            if rows > table.shape[0]:
+                setter = "set_token_strings" if name == "token_chars" else "set_char_language_models"
+                logger.warning(f"{rows - table.shape[0]} new token(s) have no characters in `{name}` yet: call "
+                               f"`{setter}` with the strings of all {rows} tokens.")
+        return embeddings
 
     @torch.no_grad()
     def _init_weights(self, module):
