@@ -141,20 +141,27 @@ def test_a_padded_batch_gives_each_source_its_own_logits(bidirectional_encoder):
 # --- the decoder state is the generation cache ---------------------------------------------------------------------
 
 
+def logits_step_by_step(model, input_ids, mask, decoder_input_ids):
+    """The logits of `decoder_input_ids` fed one token at a time, each step continuing from the returned cache."""
+    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
+    past, steps = None, []
+    for t in range(decoder_input_ids.shape[1]):
+        out = model(encoder_outputs=encoder_outputs, attention_mask=mask,
+                    decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past)
+        past = out.past_key_values
+        steps.append(out.logits)
+    return torch.cat(steps, dim=1)
+
+
+
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
 def test_stepping_with_the_cached_state_gives_the_full_forward_logits(attention_type):
     model = tiny_model(attention_type)
     input_ids, mask = sources()
     decoder_input_ids = torch.randint(4, 40, (3, 5), generator=torch.Generator().manual_seed(4))
     full = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
-    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
-    past, steps = None, []
-    for t in range(5):
-        out = model(encoder_outputs=encoder_outputs, attention_mask=mask,
-                    decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past)
-        past = out.past_key_values
-        steps.append(out.logits)
-    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits_step_by_step(model, input_ids, mask, decoder_input_ids), full,
+                               atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("num_layers", [2, 3])
@@ -177,14 +184,8 @@ def test_context_to_upper_layers_steps_pads_generates_and_reloads_exactly(num_la
                                     decoder_input_ids=decoder_input_ids).logits, full.logits)
     with torch.no_grad():
         upper.weight_ih_l0.copy_(saved)
-    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
-    past, steps = None, []
-    for t in range(5):
-        out = model(encoder_outputs=encoder_outputs, attention_mask=mask,
-                    decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past)
-        past = out.past_key_values
-        steps.append(out.logits)
-    torch.testing.assert_close(torch.cat(steps, dim=1), full.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits_step_by_step(model, input_ids, mask, decoder_input_ids), full.logits,
+                               atol=1e-5, rtol=1e-5)
     for row in range(3):
         alone = model(input_ids=input_ids[row : row + 1, mask[row].bool()],
                       decoder_input_ids=decoder_input_ids[row : row + 1]).logits
