@@ -6,9 +6,9 @@
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --json
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype bfloat16   # AMX / AVX-512 BF16
 
-The model runs through `pipeline("text-classification")` (batched, truncated to the tokenizer's saved max length) and
-its label names are mapped back to class ids with the model's `label2id`; the offline `accuracy_f1` metric module of
-rnnformers (an `evaluate` module) scores them. Prints accuracy, F1 and texts/s (one JSON object with `--json`).
+The model runs through `pipeline("text-classification")` (batches of texts of similar length, truncated to the
+tokenizer's saved max length) and its label names are mapped back to class ids with the model's `label2id`; the
+offline `accuracy_f1` metric module of rnnformers (an `evaluate` module) scores them. Prints accuracy, F1 and texts/s (one JSON object with `--json`).
 """
 
 import json
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, HfArgumentParser, pipeline
-from transformers.pipelines.pt_utils import KeyDataset
 
 import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
 from rnnformers.metrics import load_metric
@@ -81,8 +80,13 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
     # Labels the model does not know would be scored as plain errors: refuse them, naming the file.
     check_labels({"file": data}, args.label_column, len(label2id), Path(args.file).name)
     start = time.perf_counter()
-    # KeyDataset streams the column through the pipeline, which batches, pads and truncates it.
-    predictions = [label2id[p["label"]] for p in classifier(KeyDataset(data, args.text_column))]
+    # Texts of similar length share a batch, longest first: far less padding than in the file's order, and the same
+    # predictions, since the model masks padding exactly. The pipeline batches, pads and truncates them.
+    texts = data[args.text_column]
+    order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+    predictions = [None] * len(texts)
+    for index, prediction in zip(order, classifier([texts[index] for index in order])):
+        predictions[index] = label2id[prediction["label"]]
     seconds = time.perf_counter() - start
     metric = load_metric("accuracy_f1")
     results = metric.compute(predictions=predictions, references=list(data[args.label_column]),
