@@ -15,14 +15,13 @@ PAD, BOS, EOS = 0, 2, 3
 ATTENTION_TYPES = ["dot", "general", "concat"]
 
 
-def tiny_model(attention_type="dot", bidirectional_encoder=False, tie_word_embeddings=False, seed=0, num_layers=2,
-               **kwargs):
+def tiny_model(attention_type="dot", bidirectional_encoder=False, tie_word_embeddings=False, seed=0, **kwargs):
     torch.manual_seed(seed)
     config = Seq2SeqGRUAttentionConfig(
         vocab_size=40,
         embedding_dim=16,
         hidden_size=16,
-        num_layers=num_layers,
+        num_layers=2,
         attention_type=attention_type,
         bidirectional_encoder=bidirectional_encoder,
         tie_word_embeddings=tie_word_embeddings,
@@ -58,8 +57,6 @@ def sources(seed=1):
         ({"bidirectional_encoder": "yes"}, "bidirectional_encoder"),
         ({"vocab_size": 10, "eos_token_id": 10}, "eos_token_id"),
         ({"is_encoder_decoder": False}, "is_encoder_decoder"),
-        ({"context_to_upper_layers": 1}, "context_to_upper_layers"),
-        ({"context_to_upper_layers": True, "num_layers": 1}, "context_to_upper_layers"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(kwargs, field):
@@ -162,41 +159,6 @@ def test_stepping_with_the_cached_state_gives_the_full_forward_logits(attention_
     full = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
     torch.testing.assert_close(logits_step_by_step(model, input_ids, mask, decoder_input_ids), full,
                                atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("num_layers", [2, 3])
-def test_context_to_upper_layers_steps_pads_generates_and_reloads_exactly(num_layers, tmp_path):
-    # GNMT's decoder: the first layer attends, the layers above read its attention vector. The cache still holds one
-    # state per layer, so stepping, padding and generate() behave as with the plain decoder.
-    model = tiny_model("general", bidirectional_encoder=True, num_layers=num_layers, context_to_upper_layers=True)
-    assert len(model.model.decoder.upper_layers) == num_layers - 1 and model.model.decoder.rnn.num_layers == 1
-    input_ids, mask = sources()
-    decoder_input_ids = torch.randint(4, 40, (3, 5), generator=torch.Generator().manual_seed(4))
-    full = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                 output_hidden_states=True)
-    assert len(full.decoder_hidden_states) == num_layers + 1
-    # The upper layers do read the attention vector: without it (zeroed weights for it) the logits change.
-    upper = model.model.decoder.upper_layers[0]
-    saved = upper.weight_ih_l0.detach().clone()
-    with torch.no_grad():
-        upper.weight_ih_l0[:, 16:] = 0
-    assert not torch.allclose(model(input_ids=input_ids, attention_mask=mask,
-                                    decoder_input_ids=decoder_input_ids).logits, full.logits)
-    with torch.no_grad():
-        upper.weight_ih_l0.copy_(saved)
-    torch.testing.assert_close(logits_step_by_step(model, input_ids, mask, decoder_input_ids), full.logits,
-                               atol=1e-5, rtol=1e-5)
-    for row in range(3):
-        alone = model(input_ids=input_ids[row : row + 1, mask[row].bool()],
-                      decoder_input_ids=decoder_input_ids[row : row + 1]).logits
-        torch.testing.assert_close(full.logits[row : row + 1], alone, atol=1e-5, rtol=1e-5)
-    generated = [model.generate(input_ids, attention_mask=mask, max_new_tokens=12, num_beams=3, use_cache=use_cache)
-                 for use_cache in (True, False)]
-    assert torch.equal(*generated)
-    model.save_pretrained(tmp_path)
-    reloaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
-    torch.testing.assert_close(reloaded(input_ids=input_ids, attention_mask=mask,
-                                        decoder_input_ids=decoder_input_ids).logits, full.logits)
 
 
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)

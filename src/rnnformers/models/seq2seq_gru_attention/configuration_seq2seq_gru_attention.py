@@ -31,12 +31,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
         bidirectional_encoder (`bool`, defaults to `False`):
             Read the source in both directions. The two directions are summed, per step and per layer, so the encoder
             outputs and the decoder's initial state keep `hidden_size` units.
-        context_to_upper_layers (`bool`, defaults to `False`):
-            Attend from the first decoder layer's outputs and give the attention vector to every decoder layer above
-            it, beside the outputs of the layer below (GNMT's decoder, Wu et al., 2016). The upper layers then carry
-            the source context in their recurrent state, as Luong's input feeding does, and the decoder still runs
-            each layer over the whole target at once. Needs `num_layers` ≥ 2. The output layer reads `[attention
-            vector; top layer output]` either way.
         tie_word_embeddings (`bool`, defaults to `False`):
             Use the embedding matrix as the output layer's weights (Press & Wolf, 2016). The `[attention; decoder
             output]` vector is then first projected to `embedding_dim` by a bias-free linear layer.
@@ -66,7 +60,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
     dropout: float = 0.1
     attention_type: str = "dot"
     bidirectional_encoder: bool = False
-    context_to_upper_layers: bool = False
     tie_word_embeddings: bool = False
     use_cache: bool = True
     is_encoder_decoder: bool = True
@@ -97,11 +90,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
             )
         if not isinstance(self.bidirectional_encoder, bool):
             raise ValueError(f"`bidirectional_encoder` must be True or False, got {self.bidirectional_encoder!r}.")
-        if not isinstance(self.context_to_upper_layers, bool):
-            raise ValueError(f"`context_to_upper_layers` must be True or False, got {self.context_to_upper_layers!r}.")
-        if self.context_to_upper_layers and self.num_layers < 2:
-            raise ValueError(f"`context_to_upper_layers` needs `num_layers` ≥ 2 (layers above the attending one), got "
-                             f"{self.num_layers}.")
         if not self.is_encoder_decoder:
             raise ValueError("`is_encoder_decoder` must be True: this model is an encoder–decoder.")
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id"):

@@ -658,30 +658,20 @@ class Seq2SeqGRUAttentionEncoder(nn.Module):
 class Seq2SeqGRUAttentionDecoder(nn.Module):
     """GRU stack over the target tokens, started from the encoder's final states, then attention over the encoder
     outputs: returns `[attention vector; decoder output]` per target position. The encoder's mirror; it reads its
-    tokens through the encoder's (shared) embedding, given as `inputs_embeds`.
-
-    With `context_to_upper_layers`, `rnn` is the first layer only: its outputs attend, and each layer of
-    `upper_layers` reads `[layer below's outputs; attention vector]` (GNMT's decoder).
-    """
+    tokens through the encoder's (shared) embedding, given as `inputs_embeds`."""
 
     def __init__(self, config: Seq2SeqGRUAttentionConfig):
         super().__init__()
         self.config = config
         self.dropout = nn.Dropout(config.dropout)
-        attending_layers = 1 if config.context_to_upper_layers else config.num_layers
         self.rnn = RecurrentStack(
             "gru",
             config.embedding_dim,
             config.hidden_size,
-            num_layers=attending_layers,
-            dropout=config.dropout if attending_layers > 1 else 0.0,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
         self.attention = Seq2SeqGRUAttentionLayer(config)
-        # One single-layer stack per upper layer: each reads the attention vector beside the layer below.
-        self.upper_layers = nn.ModuleList(
-            RecurrentStack("gru", 2 * config.hidden_size, config.hidden_size)
-            for _ in range(config.num_layers - attending_layers)
-        )
 
     def forward(
         self,
@@ -699,16 +689,8 @@ class Seq2SeqGRUAttentionDecoder(nn.Module):
             initial_state: each layer's `(h,)`, h [batch, hidden_size]: the encoder's final states or the cache.
             output_hidden_states: also return the embeddings and each layer's outputs.
         """
-        attending_layers = self.rnn.num_layers
-        outputs, layer_outputs, final_state = self.rnn(
-            self.dropout(inputs_embeds), None, initial_state[:attending_layers]
-        )
+        outputs, layer_outputs, final_state = self.rnn(self.dropout(inputs_embeds), None, initial_state)
         context, weights = self.attention(outputs, encoder_hidden_states, encoder_attention_mask)
-        layer_outputs, final_state = list(layer_outputs), list(final_state)
-        for layer, state in zip(self.upper_layers, initial_state[attending_layers:]):
-            outputs, _, (layer_state,) = layer(torch.cat([self.dropout(outputs), context], dim=-1), None, [state])
-            layer_outputs.append(outputs)
-            final_state.append(layer_state)
         return Seq2SeqGRUAttentionDecoderOutput(
             last_hidden_state=torch.cat([context, outputs], dim=-1),
             final_state=final_state,
