@@ -8,7 +8,8 @@
 
 The model runs through `pipeline("text-classification")` (batches of texts of similar length, truncated to the
 tokenizer's saved max length) and its label names are mapped back to class ids with the model's `label2id`; the
-offline `accuracy_f1` metric module of rnnformers (an `evaluate` module) scores them. Prints accuracy, F1 and texts/s (one JSON object with `--json`).
+offline `accuracy_f1` metric module of rnnformers (an `evaluate` module) scores them. Prints accuracy, F1 and texts/s
+(one JSON object with `--json`).
 """
 
 import json
