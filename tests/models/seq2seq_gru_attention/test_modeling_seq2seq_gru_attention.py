@@ -57,7 +57,6 @@ def sources(seed=1):
         ({"bidirectional_encoder": "yes"}, "bidirectional_encoder"),
         ({"vocab_size": 10, "eos_token_id": 10}, "eos_token_id"),
         ({"is_encoder_decoder": False}, "is_encoder_decoder"),
-        ({"attentional_layer": "yes"}, "attentional_layer"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(kwargs, field):
@@ -153,28 +152,6 @@ def test_stepping_with_the_cached_state_gives_the_full_forward_logits(attention_
         past = out.past_key_values
         steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("tie_word_embeddings", [False, True])
-def test_attentional_layer_is_a_tanh_before_the_output_layer(tie_word_embeddings, tmp_path):
-    torch.manual_seed(0)
-    model = Seq2SeqGRUAttention(Seq2SeqGRUAttentionConfig(
-        vocab_size=40, embedding_dim=8, hidden_size=16, num_layers=2, tie_word_embeddings=tie_word_embeddings,
-        attentional_layer=True)).eval()
-    assert model.output_projection.out_features == (8 if tie_word_embeddings else 16)
-    input_ids, mask = sources()
-    decoder_input_ids = torch.randint(4, 40, (3, 5), generator=torch.Generator().manual_seed(4))
-    out = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids)
-    combined = model.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids)
-    expected = model.lm_head(torch.tanh(model.output_projection(combined.last_hidden_state)))
-    torch.testing.assert_close(out.logits, expected)
-    generated = [model.generate(input_ids, attention_mask=mask, max_new_tokens=12, num_beams=3, use_cache=use_cache)
-                 for use_cache in (True, False)]
-    assert torch.equal(*generated)
-    model.save_pretrained(tmp_path)
-    reloaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
-    torch.testing.assert_close(reloaded(input_ids=input_ids, attention_mask=mask,
-                                        decoder_input_ids=decoder_input_ids).logits, out.logits)
 
 
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)

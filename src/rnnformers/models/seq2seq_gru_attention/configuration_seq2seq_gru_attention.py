@@ -31,9 +31,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
         bidirectional_encoder (`bool`, defaults to `False`):
             Read the source in both directions. The two directions are summed, per step and per layer, so the encoder
             outputs and the decoder's initial state keep `hidden_size` units.
-        attentional_layer (`bool`, defaults to `False`):
-            Luong's attentional hidden state before the output layer: `tanh(W_c [attention vector; decoder output])`,
-            `embedding_dim` units with tied embeddings (the projection below, then tanh) and `hidden_size` without.
         tie_word_embeddings (`bool`, defaults to `False`):
             Use the embedding matrix as the output layer's weights (Press & Wolf, 2016). The `[attention; decoder
             output]` vector is then first projected to `embedding_dim` by a bias-free linear layer.
@@ -63,7 +60,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
     dropout: float = 0.1
     attention_type: str = "dot"
     bidirectional_encoder: bool = False
-    attentional_layer: bool = False
     tie_word_embeddings: bool = False
     use_cache: bool = True
     is_encoder_decoder: bool = True
@@ -94,8 +90,6 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
             )
         if not isinstance(self.bidirectional_encoder, bool):
             raise ValueError(f"`bidirectional_encoder` must be True or False, got {self.bidirectional_encoder!r}.")
-        if not isinstance(self.attentional_layer, bool):
-            raise ValueError(f"`attentional_layer` must be True or False, got {self.attentional_layer!r}.")
         if not self.is_encoder_decoder:
             raise ValueError("`is_encoder_decoder` must be True: this model is an encoder–decoder.")
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id"):

@@ -953,7 +953,7 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
 class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGenerationMixin):
     """GRU encoder–decoder with attention for translation (the chapter's `NmtModel` with attention):
     [`Seq2SeqGRUAttentionModel`] → dropout → linear layer over the vocabulary (through a projection to
-    `embedding_dim` when the output layer is tied to the embedding, and a tanh after it with `attentional_layer`).
+    `embedding_dim` when the output layer is tied to the embedding).
 
     `past_key_values` is the decoder's [`RecurrentStateCache`]; with it, `decoder_input_ids` holds only the new tokens.
     The encoder outputs never change while decoding, so `generate()` keeps them in `encoder_outputs`.
@@ -966,11 +966,10 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         self.model = Seq2SeqGRUAttentionModel(config)
         self.dropout = nn.Dropout(config.dropout)
         combined_size = 2 * config.hidden_size  # [attention vector; decoder output]
-        if config.tie_word_embeddings or config.attentional_layer:
-            # The tied output layer reads embedding-sized vectors; Luong's attentional layer is hidden_size wide.
-            size = config.embedding_dim if config.tie_word_embeddings else config.hidden_size
-            self.output_projection = nn.Linear(combined_size, size, bias=False)
-            self.lm_head = nn.Linear(size, config.vocab_size)
+        if config.tie_word_embeddings:
+            # The tied output layer reads embedding-sized vectors.
+            self.output_projection = nn.Linear(combined_size, config.embedding_dim, bias=False)
+            self.lm_head = nn.Linear(config.embedding_dim, config.vocab_size)
         else:
             self.output_projection = None
             self.lm_head = nn.Linear(combined_size, config.vocab_size)
@@ -1090,8 +1089,6 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         combined = self.dropout(outputs.last_hidden_state)
         if self.output_projection is not None:
             combined = self.output_projection(combined)
-            if self.config.attentional_layer:
-                combined = torch.tanh(combined)
         logits = self.lm_head(combined)
 
         loss = None
