@@ -172,9 +172,10 @@ def test_script_runs_under_accelerate_with_two_processes(toy_files, tmp_path):
 
 
 def test_script_starts_embeddings_from_word_vectors(toy_files, tmp_path):
-    vectors = load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path / "vectors"), "--extra_train_files",
-                                   str(toy_files / "train.conllu"), "--vector_size", "16", "--min_count", "1",
-                                   "--epochs", "1", "--workers", "1"])
+    vectors = load_script("train_word_vectors.py").main([
+        "--output_dir", str(tmp_path / "vectors"), "--extra_train_files", str(toy_files / "train.conllu"),
+        "--vector_size", "16", "--min_count", "1", "--epochs", "1", "--workers", "1",
+    ])
     output = tmp_path / "tagger"
     run_script("--do_train", "--train_file", toy_files / "train.conllu", "--word_vectors", tmp_path / "vectors",
                "--freeze_word_vectors", "--tokenizer_vocab_size", 40, "--learning_rate", 0.1, "--config_overrides", "embedding_dim=16,hidden_size=8,num_layers=1",

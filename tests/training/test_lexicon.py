@@ -126,5 +126,7 @@ def test_script_names_bad_lexicon_arguments(args, message, tmp_path):
     (tmp_path / "corpus.txt").write_text("the dog .\n")
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     with pytest.raises(ValueError, match=message):
-        load_script("train_word_vectors.py").main(["--output_dir", str(tmp_path / "out"), "--extra_train_files", str(tmp_path / "corpus.txt"),
-                            "--lexicon_features", *args])
+        load_script("train_word_vectors.py").main([
+            "--output_dir", str(tmp_path / "out"), "--extra_train_files", str(tmp_path / "corpus.txt"),
+            "--lexicon_features", *args,
+        ])
