@@ -83,7 +83,7 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
     start = time.perf_counter()
     # Texts of similar length share a batch, longest first: far less padding than in the file's order, and the same
     # predictions, since the model masks padding exactly. The pipeline batches, pads and truncates them.
-    texts = data[args.text_column]
+    texts = list(data[args.text_column])  # read from Arrow once, not once per sort key and once per batch
     order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
     predictions = [None] * len(texts)
     for index, prediction in zip(order, classifier([texts[index] for index in order])):
