@@ -543,18 +543,19 @@ class RNNTaggerPreTrainedModel(PreTrainedModel):
         embeddings = super()._resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
         rows = embeddings.weight.shape[0]
         base = self.base_model
-        tables = [(module, name) for module, name in ((base.char_encoder, "token_chars"),
-                                                      (base.contextual_chars, "token_lm_chars")) if module is not None]
-        for module, name in tables:
-            table = getattr(module, name)
-            if table.shape[0] == rows:
+        tables = (
+            (base.char_encoder, "token_chars", "set_token_strings"),
+            (base.contextual_chars, "token_lm_chars", "set_char_language_models"),
+        )
+        for module, name, setter in tables:
+            table = getattr(module, name, None)  # None: the model has no such features
+            if table is None or table.shape[0] == rows:
                 continue
             resized = table.new_zeros(rows, table.shape[1])
             kept = min(rows, table.shape[0])
             resized[:kept] = table[:kept]
             setattr(module, name, resized)  # still the registered buffer, saved with the weights
             if rows > table.shape[0]:
-                setter = "set_token_strings" if name == "token_chars" else "set_char_language_models"
                 logger.warning(f"{rows - table.shape[0]} new token(s) have no characters in `{name}` yet: call "
                                f"`{setter}` with the strings of all {rows} tokens.")
         return embeddings
