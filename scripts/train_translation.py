@@ -21,13 +21,14 @@ model card with the scores. The flags every training script shares are described
 """
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq, Seq2SeqTrainer, pipeline, set_seed
 
-from rnnformers import Seq2SeqGRUAttention
+from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import BUNDLED_SPA_ENG, load_pairs, split_by_source
 from rnnformers.training.hub import HubUpload, push_at_end
@@ -222,16 +223,30 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
     ]
 
 
-def write_translation_card(training_args, model_args, data_args, model, card_metrics, cut_counts):
-    config = model.config
-    name = Path(training_args.output_dir).name
-    repo = training_args.hub_model_id or f"your-name/{name}"
+def architecture_text(config) -> str:
     attention = {"dot": "Luong dot-product", "general": "Luong general", "concat": "Bahdanau additive (concat)"}
-    description = (
-        f"A GRU encoder–decoder with {attention[config.attention_type]} attention "
+    return (
+        f"GRU encoder–decoder with {attention[config.attention_type]} attention "
         f"({'bidirectional ' if config.bidirectional_encoder else ''}encoder and decoder of {config.num_layers} layers "
         f"of {config.hidden_size} units, {config.embedding_dim}-dimensional shared embeddings, a shared vocabulary of "
-        f"{config.vocab_size:,} tokens, {model.num_parameters():,} parameters): the translation model of the chapter "
+        f"{config.vocab_size:,} tokens)"
+    )
+
+
+def write_translation_card(training_args, model_args, data_args, model, card_metrics, cut_counts):
+    name = Path(training_args.output_dir).name
+    repo = training_args.hub_model_id or f"your-name/{name}"
+    if isinstance(model, Seq2SeqGRUAttentionEnsemble):
+        members = Counter(architecture_text(config) for config in model.config.member_configs())
+        architecture = (
+            f"An ensemble of {model.config.num_members} translators that decode together (each next-token "
+            f"distribution is the mean of the members'; {model.num_parameters():,} parameters in all): "
+            + "; ".join(f"{count} × {text}" for text, count in members.items())
+        )
+    else:
+        architecture = f"A {architecture_text(model.config)}, {model.num_parameters():,} parameters"
+    description = (
+        f"{architecture}. The translation model of the chapter "
         f"\"NLP with RNNs and Attention\", {data_args.source_lang}→{data_args.target_lang}, "
         f"{'trained' if training_args.do_train else 'scored'} on {dataset_display_name(data_args)}. BLEU and chrF are "
         "sacrebleu corpus scores on detokenised text against one reference (the first translation of each source, as "

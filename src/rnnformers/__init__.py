@@ -37,6 +37,8 @@ from .models.rnn_tagger import (
 from .models.seq2seq_gru_attention import (
     Seq2SeqGRUAttention,
     Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionEnsemble,
+    Seq2SeqGRUAttentionEnsembleConfig,
     Seq2SeqGRUAttentionModel,
     Seq2SeqGRUAttentionPreTrainedModel,
 )
@@ -55,6 +57,7 @@ for config_class, model_class, auto_model_class in (
     (GRUConfig, GRUForCausalLM, AutoModelForCausalLM),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionModel, AutoModel),
     (Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttention, AutoModelForSeq2SeqLM),
+    (Seq2SeqGRUAttentionEnsembleConfig, Seq2SeqGRUAttentionEnsemble, AutoModelForSeq2SeqLM),
     (RNNTaggerConfig, RNNTaggerModel, AutoModel),
     (RNNTaggerConfig, RNNTaggerForTokenClassification, AutoModelForTokenClassification),
 ):
@@ -85,6 +88,8 @@ __all__ = [
     "RnnTranslationPipeline",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionConfig",
+    "Seq2SeqGRUAttentionEnsemble",
+    "Seq2SeqGRUAttentionEnsembleConfig",
     "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
     "__version__",

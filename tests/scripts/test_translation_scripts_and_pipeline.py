@@ -1,5 +1,6 @@
-"""The "rnn-translation" pipeline, the translate / plot_attention scripts, the training script on a few pairs, and
-loading a saved translator from a Hub-cache snapshot with rnnformers blocked (model and pipeline as remote code)."""
+"""The "rnn-translation" pipeline, the translate / plot_attention / ensemble_translators scripts, the training script
+on a few pairs, and loading a saved translator or ensemble from a Hub-cache snapshot with rnnformers blocked (model
+and pipeline as remote code)."""
 
 import copy
 import json
@@ -13,7 +14,12 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, EvalPrediction, pipeline
 
-from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
+from rnnformers import (
+    RnnTranslationPipeline,
+    Seq2SeqGRUAttention,
+    Seq2SeqGRUAttentionConfig,
+    Seq2SeqGRUAttentionEnsemble,
+)
 from rnnformers.metrics import load_metric
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
@@ -181,6 +187,70 @@ def test_remote_code_model_and_pipeline_from_a_hub_snapshot_without_rnnformers(t
 
 
 
+@pytest.fixture(scope="module")
+def ensemble_folder(translator, tmp_path_factory):
+    """`scripts/ensemble_translators.py` on the translator and a second one of another shape with its tokenizer."""
+    folder, model, tokenizer = translator
+    torch.manual_seed(1)
+    config = Seq2SeqGRUAttentionConfig(**{**model.config.to_diff_dict(), "hidden_size": 12, "num_layers": 2,
+                                          "attention_type": "dot", "bidirectional_encoder": True})
+    second = Seq2SeqGRUAttention(config).eval()
+    second_folder = tmp_path_factory.mktemp("second-translator")
+    pipeline("rnn-translation", model=second, tokenizer=tokenizer).save_pretrained(second_folder)
+    output = tmp_path_factory.mktemp("ensemble") / "nmt-ensemble"
+    load_script("ensemble_translators.py").main([str(folder), str(second_folder), "--output_dir", str(output)])
+    return output, Seq2SeqGRUAttentionEnsemble.from_members([model, second]), tokenizer
+
+
+def test_ensemble_script_saves_a_model_that_auto_classes_and_the_pipeline_load(ensemble_folder):
+    output, ensemble, tokenizer = ensemble_folder
+    loaded = AutoModelForSeq2SeqLM.from_pretrained(output).eval()
+    assert isinstance(loaded, Seq2SeqGRUAttentionEnsemble) and loaded.config.num_members == 2
+    assert loaded.generation_config.max_new_tokens == 10  # the first member's
+    expected = generate_text(ensemble, tokenizer, "I like soccer.", num_beams=3, max_new_tokens=10)
+    assert generate_text(loaded, AutoTokenizer.from_pretrained(output), "I like soccer.", num_beams=3) == expected
+    translator = pipeline("rnn-translation", model=str(output), pipeline_class=RnnTranslationPipeline)
+    assert translator("I like soccer.", num_beams=3) == [{"translation_text": expected}]
+    assert "An ensemble of 2 GRU encoder–decoders" in (output / "README.md").read_text()
+
+
+def test_ensemble_script_refuses_other_tokenizers_single_models_and_its_own_members(translator, tmp_path, capsys):
+    folder, model, _ = translator
+    other = tmp_path / "other-tokenizer"
+    other_tokenizer = train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300,
+                                              add_bos_eos=True)
+    pipeline("rnn-translation", model=model, tokenizer=other_tokenizer).save_pretrained(other)
+    script = load_script("ensemble_translators.py")
+    for argv, message in (
+        ([str(folder), str(other)], "other-tokenizer/tokenizer.json is not the tokenizer of"),
+        ([str(folder)], "an ensemble needs at least two models, got 1"),
+        ([str(folder), str(folder)], "the same folder is given twice"),
+        ([str(folder), str(other), "--output_dir", str(folder / "ensemble")], "lies inside the member"),
+        ([str(folder), str(tmp_path / "missing")], "missing holds no tokenizer.json"),
+    ):
+        if "--output_dir" not in argv:
+            argv = [*argv, "--output_dir", str(tmp_path / "ensemble")]
+        with pytest.raises(SystemExit):
+            script.main(argv)
+        assert message in capsys.readouterr().err, message
+    assert not (tmp_path / "ensemble").exists() and not (folder / "ensemble").exists()
+
+
+@pytest.mark.slow
+def test_remote_code_ensemble_and_pipeline_from_a_hub_snapshot_without_rnnformers(ensemble_folder, tmp_path):
+    output, ensemble, tokenizer = ensemble_folder
+    make_hub_snapshot(output, tmp_path, "someone/gru-nmt-ensemble")
+    expected = generate_text(ensemble, tokenizer, "I like soccer.", num_beams=3, max_new_tokens=10)
+    code = f"""
+    from transformers import pipeline
+    translator = pipeline("rnn-translation", model="someone/gru-nmt-ensemble", trust_remote_code=True)
+    assert type(translator.model).__name__ == "Seq2SeqGRUAttentionEnsemble", type(translator.model)
+    assert type(translator.model).__module__.startswith("transformers_modules"), type(translator.model).__module__
+    assert translator("I like soccer.", num_beams=3) == [{{"translation_text": {expected!r}}}]
+    print("ok")
+    """
+    assert run_python_without_rnnformers(code, tmp_path).stdout.strip().endswith("ok")
+
 def test_split_by_source_keeps_every_translation_of_a_sentence_in_one_part():
     sources = [f"sentence {i}" for i in range(100)]
     pairs = Dataset.from_dict({"source": sources + sources[:30], "target": [f"t{i}" for i in range(130)]})
@@ -321,3 +391,19 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     )
     assert result.returncode != 0
     assert "differs from the one saved with --resume_from_checkpoint" in result.stderr
+
+    # An ensemble of the model and its first checkpoint (one tokenizer) is scored by the same script.
+    ensemble = tmp_path / "ensemble"
+    load_script("ensemble_translators.py").main([str(output_dir), str(output_dir / "checkpoint-3"),
+                                                 "--output_dir", str(ensemble)])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_translation.py"), "--train_file", str(pairs),
+         "--model_name_or_path", str(ensemble), "--output_dir", str(tmp_path / "ensemble-scored"), "--do_predict",
+         "--predict_with_generate", "--max_predict_samples", "20", "--validation_split_percentage", "2",
+         "--test_split_percentage", "2", "--num_beams", "2", "--max_target_length", "12", "--report_to", "none"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 0 <= json.loads((tmp_path / "ensemble-scored" / "test_results.json").read_text())["test_bleu"] <= 100
+    scored_card = (tmp_path / "ensemble-scored" / "README.md").read_text()
+    assert "An ensemble of 2 translators that decode together" in scored_card

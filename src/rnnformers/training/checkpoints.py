@@ -50,6 +50,40 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def check_folders_to_combine(folders: list[str | Path], output_dir: str | Path, overwrite: bool, action: str,
+                             role: str, script: str) -> tuple[list[Path], Path]:
+    """The checks every combination of saved folders into a new one makes (checkpoint averaging, ensembles): at least
+    two distinct folders, an `output_dir` apart from each, not overwritten unless asked. Returns them as `Path`s."""
+    folders = [Path(folder) for folder in folders]
+    output_dir = Path(output_dir)
+    if len(folders) < 2:
+        raise ValueError(f"{action} needs at least two models, got {len(folders)}.")
+    resolved = [folder.resolve() for folder in folders]
+    if len(set(resolved)) < len(folders):
+        raise ValueError(f"the same folder is given twice: it would count double in the {action}.")
+    target = output_dir.resolve()
+    for folder, path in zip(folders, resolved):
+        if _inside(path, target) or _inside(target, path):
+            raise ValueError(f"`output_dir` {output_dir} is, holds or lies inside the {role} {folder}: write the "
+                             "result to a folder of its own.")
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise ValueError(f"`output_dir` {output_dir} exists and is not empty (overwrite it: `overwrite=True`, "
+                         f"`--overwrite_output_dir` in {script}).")
+    return folders, output_dir
+
+
+def check_same_tokenizer(folders: list[Path], reference: Path) -> None:
+    """Every folder's `tokenizer.json` must be the reference's, byte for byte (or all must lack one): the combined
+    model reads one tokenizer's ids."""
+    reference_tokenizer = reference / "tokenizer.json"
+    for folder in folders:
+        tokenizer = folder / "tokenizer.json"
+        if tokenizer.is_file() != reference_tokenizer.is_file() or (
+            tokenizer.is_file() and tokenizer.read_bytes() != reference_tokenizer.read_bytes()
+        ):
+            raise ValueError(f"{folder}/tokenizer.json is not the tokenizer of {reference}: the ids would not match.")
+
+
 def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overwrite: bool = False) -> Path:
     """Writes to `output_dir` a saved model whose floating-point weights are the mean of those of `folders` (saved
     models or Trainer checkpoints of one model, each with `config.json` and `model.safetensors`). Integer buffers
@@ -62,35 +96,16 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
     Raises `ValueError`, naming the folder or the weight, for fewer than two folders, an `output_dir` that is or
     holds one of them, a missing file, another model configuration, another tokenizer, or weights of other names,
     shapes or dtypes."""
-    folders = [Path(folder) for folder in folders]
-    output_dir = Path(output_dir)
-    if len(folders) < 2:
-        raise ValueError(f"averaging needs at least two checkpoints, got {len(folders)}.")
-    resolved = [folder.resolve() for folder in folders]
-    if len(set(resolved)) < len(folders):
-        raise ValueError("the same checkpoint is given twice: each would count double in the mean.")
-    target = output_dir.resolve()
-    for folder, path in zip(folders, resolved):
-        if _inside(path, target) or _inside(target, path):
-            raise ValueError(f"`output_dir` {output_dir} is, holds or lies inside the averaged checkpoint {folder}: "
-                             "write the mean to a folder of its own.")
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise ValueError(f"`output_dir` {output_dir} exists and is not empty (overwrite it: `overwrite=True`, "
-                         "`--overwrite_output_dir` in scripts/average_checkpoints.py).")
-
+    folders, output_dir = check_folders_to_combine(folders, output_dir, overwrite, "averaging", "averaged checkpoint",
+                                                   "scripts/average_checkpoints.py")
     reference = folders[-1]
     reference_config = _model_config(reference)
-    reference_tokenizer = reference / "tokenizer.json"
     for folder in folders:
         if _model_config(folder) != reference_config:
             raise ValueError(f"{folder}/config.json is not the configuration of {reference}: not one model.")
         if not (folder / WEIGHTS_NAME).is_file():
             raise ValueError(f"{folder} holds no {WEIGHTS_NAME} (only safetensors checkpoints are averaged).")
-        tokenizer = folder / "tokenizer.json"
-        if tokenizer.is_file() != reference_tokenizer.is_file() or (
-            tokenizer.is_file() and tokenizer.read_bytes() != reference_tokenizer.read_bytes()
-        ):
-            raise ValueError(f"{folder}/tokenizer.json is not the tokenizer of {reference}: the ids would not match.")
+    check_same_tokenizer(folders, reference)
 
     total, kept, dtypes, shapes = {}, {}, {}, {}
     for index, folder in enumerate(folders):

@@ -1,12 +1,24 @@
 """Translation support shared by the scripts and tests: tokenising pairs within the length limits (counting what is
-cut), scoring generated translations (`TranslationScorer`) and reading attention weights (`attention_matrix`)."""
+cut), scoring generated translations (`TranslationScorer`), reading attention weights (`attention_matrix`) and
+combining trained translators into an ensemble (`save_ensemble`)."""
 
+import logging
+import shutil
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import ModelCard, ModelCardData
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
 from ..metrics import load_metric
+from ..models.seq2seq_gru_attention import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
+from .checkpoints import check_folders_to_combine, check_same_tokenizer
+
+
+logger = logging.getLogger(__name__)
 
 
 class PairTokenizer:
@@ -140,4 +152,53 @@ def attention_matrix(model, tokenizer, source: str, target: str | None, num_beam
     return source_tokens, target_tokens, weights.numpy()
 
 
-__all__ = ["PairTokenizer", "TranslationScorer", "attention_matrix"]
+def save_ensemble(folders: list[str | Path], output_dir: str | Path, overwrite: bool = False) -> Path:
+    """Writes to `output_dir` a [`Seq2SeqGRUAttentionEnsemble`] of the translators saved in `folders` (each a
+    `Seq2SeqGRUAttention` folder of `scripts/train_translation.py`, all with one tokenizer): the members' weights in
+    one `model.safetensors`, the first folder's tokenizer and generation config, the model and pipeline code (so it
+    loads with `trust_remote_code=True` where rnnformers is absent) and a card naming the members.
+
+    Raises `ValueError`, naming the folder, for fewer than two folders, an `output_dir` that is or holds one of them,
+    a folder without a tokenizer or with another tokenizer, or a model that is not a `Seq2SeqGRUAttention`."""
+    folders, output_dir = check_folders_to_combine(folders, output_dir, overwrite, "an ensemble", "member",
+                                                   "scripts/ensemble_translators.py")
+    for folder in folders:
+        if not (folder / "tokenizer.json").is_file():
+            raise ValueError(f"{folder} holds no tokenizer.json: not a translator saved by train_translation.py.")
+    check_same_tokenizer(folders, folders[0])
+    members = []
+    for folder in folders:
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+        if not isinstance(model, Seq2SeqGRUAttention):
+            raise ValueError(f"{folder} holds a {type(model).__name__}, not a Seq2SeqGRUAttention translator.")
+        members.append(model)
+    ensemble = Seq2SeqGRUAttentionEnsemble.from_members(members)
+    tokenizer = AutoTokenizer.from_pretrained(folders[0])
+
+    # Written beside the target and moved in at the end: an interruption leaves the old folder or the new one.
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        # Through the pipeline: the folder also gets the pipeline's code and `custom_pipelines`.
+        pipeline("rnn-translation", model=ensemble, tokenizer=tokenizer).save_pretrained(staging)
+        card_data = ModelCardData(library_name="transformers", pipeline_tag="translation",
+                                  tags=["rnnformers", "custom_code", "gru", "seq2seq", "attention", "ensemble"])
+        ModelCard(
+            f"---\n{card_data.to_yaml()}\n---\n\n# {output_dir.name}\n\nAn ensemble of {len(folders)} GRU "
+            "encoder–decoders with attention (`scripts/ensemble_translators.py`), translating together: each "
+            "next-token distribution is the mean of the members'.\n\n"
+            + "".join(f"- `{folder}`\n" for folder in folders)
+            + "\nNot scored yet: `scripts/train_translation.py --model_name_or_path <this folder> --output_dir <a new "
+            "folder> --do_eval --do_predict --predict_with_generate` scores it and writes a card with the scores.\n"
+        ).save(staging / "README.md")
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    logger.info("saved an ensemble of %d translators in %s", len(folders), output_dir)
+    return output_dir
+
+
+__all__ = ["PairTokenizer", "TranslationScorer", "attention_matrix", "save_ensemble"]

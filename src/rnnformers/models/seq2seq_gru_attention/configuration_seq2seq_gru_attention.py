@@ -99,4 +99,75 @@ class Seq2SeqGRUAttentionConfig(PretrainedConfig):
             ):
                 raise ValueError(f"`{name}` must be None or an id in [0, {self.vocab_size}), got {value!r}.")
 
-__all__ = ["Seq2SeqGRUAttentionConfig"]
+
+# Fields every member of an ensemble must share: the ensemble reads one tokenizer's ids and averages distributions
+# over one vocabulary.
+SHARED_MEMBER_FIELDS = ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id",
+                        "decoder_start_token_id")
+# Fields of a member's saved config that describe the saved folder, not the member.
+FOLDER_FIELDS = ("architectures", "auto_map", "_name_or_path", "transformers_version", "dtype", "torch_dtype")
+
+
+class Seq2SeqGRUAttentionEnsembleConfig(PretrainedConfig):
+    r"""
+    Configuration of a [`Seq2SeqGRUAttentionEnsemble`]: several [`Seq2SeqGRUAttention`] translators, trained apart
+    on one tokenizer, that translate together by averaging their next-token distributions.
+
+    Args:
+        members (`list[dict]`):
+            Each member's [`Seq2SeqGRUAttentionConfig`] as a dict (`config.to_dict()`); at least two. Their sizes and
+            attention types may differ; their vocabulary and special token ids (`SHARED_MEMBER_FIELDS`) may not.
+
+    The ensemble's own vocabulary size and special token ids are its members' (what `generate()` reads).
+
+    Example:
+
+    ```python
+    >>> from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
+    >>> members = [Seq2SeqGRUAttention.from_pretrained(path) for path in ("outputs/nmt-s42", "outputs/nmt-s43")]
+    >>> ensemble = Seq2SeqGRUAttentionEnsemble.from_members(members)
+    ```
+    """
+
+    model_type = "seq2seq_gru_attention_ensemble"
+    keys_to_ignore_at_inference = ["past_key_values"]
+
+    members: list[dict] | None = None
+    use_cache: bool = True
+    is_encoder_decoder: bool = True
+
+    def __post_init__(self, **kwargs):
+        self.check_values()
+        self.members = [{key: value for key, value in member.items() if key not in FOLDER_FIELDS}
+                        for member in self.members]
+        first = self.member_configs()[0]
+        for name in SHARED_MEMBER_FIELDS:
+            setattr(self, name, getattr(first, name))
+        super().__post_init__(**kwargs)
+
+    @property
+    def num_members(self) -> int:
+        return len(self.members)
+
+    def member_configs(self) -> list[Seq2SeqGRUAttentionConfig]:
+        """Each member's configuration."""
+        return [Seq2SeqGRUAttentionConfig.from_dict(member) for member in self.members]
+
+    def check_values(self):
+        """Raises a ValueError naming the member and field that make the ensemble impossible to build."""
+        if not isinstance(self.members, list) or not all(isinstance(member, dict) for member in self.members):
+            raise ValueError(f"`members` must be a list of member configurations (dicts), got {self.members!r}.")
+        if len(self.members) < 2:
+            raise ValueError(f"`members` must hold at least two configurations, got {len(self.members)}.")
+        configs = self.member_configs()  # each checks its own values
+        for index, config in enumerate(configs[1:], start=1):
+            for name in SHARED_MEMBER_FIELDS:
+                value, first_value = getattr(config, name), getattr(configs[0], name)
+                if value != first_value:
+                    raise ValueError(
+                        f"member {index}'s `{name}` is {value!r}, member 0's {first_value!r}: an ensemble's members "
+                        "share one tokenizer (its vocabulary and special token ids)."
+                    )
+
+
+__all__ = ["Seq2SeqGRUAttentionConfig", "Seq2SeqGRUAttentionEnsembleConfig"]

@@ -13,6 +13,7 @@ reorders the state with the beams.
 This file imports only its configuration, so a saved folder runs with `trust_remote_code=True` without rnnformers.
 """
 
+import copy
 import math
 import re
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from transformers.conversion_mapping import register_checkpoint_conversion_mappi
 from transformers.core_model_loading import WeightRenaming
 from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
-from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig
+from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionEnsembleConfig
 
 
 LayerState = tuple[torch.Tensor, ...]
@@ -1137,12 +1138,213 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
 
+class Seq2SeqGRUAttentionEnsembleEncoder(nn.Module):
+    """Every member's encoder over the same source, their outputs in one [`Seq2SeqGRUAttentionEncoderOutput`] (what
+    `generate()` keeps and repeats for beams): `last_hidden_state` [batch, source_len, Σ hidden_size] (the members'
+    outputs side by side), `final_state` [batch, 1, Σ num_layers × hidden_size] (their states flattened side by side:
+    the members' sizes may differ)."""
+
+    main_input_name = "input_ids"
+
+    def __init__(self, members: Sequence["Seq2SeqGRUAttention"]):
+        super().__init__()
+        self._members = tuple(members)  # a tuple: the ensemble owns the members' weights, not its encoder
+
+    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, return_dict=None, **kwargs):
+        if inputs_embeds is not None:
+            raise ValueError("an ensemble reads `input_ids`: its members have embeddings of their own.")
+        outputs = [member.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+                   for member in self._members]
+        return Seq2SeqGRUAttentionEncoderOutput(
+            last_hidden_state=torch.cat([output.last_hidden_state for output in outputs], dim=-1),
+            final_state=torch.cat([output.final_state.flatten(1) for output in outputs], dim=1).unsqueeze(1),
+        )
+
+
+class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
+    """Several [`Seq2SeqGRUAttention`] translators trained apart on one tokenizer, translating together: at each
+    target position the ensemble's distribution is the mean of the members' next-token distributions, and
+    `generate()` (greedy, beam search, sampling) searches it, every member reading the hypotheses chosen together.
+    Ensembles of independently trained models are a standard way to a better translation (Sutskever et al., 2014;
+    Luong et al., 2015; OpenNMT's and fairseq's `translate` with several models) at the cost of decoding each member.
+
+    `logits` are the log of the mean probabilities, `[batch, target_len, vocab_size]` (so `softmax(logits)` is the
+    ensemble's distribution), `loss` their cross-entropy with `labels`. `past_key_values` is one
+    [`RecurrentStateCache`] holding every member's decoder layers, member after member. Only for decoding and
+    scoring: each member is trained on its own ([`Seq2SeqGRUAttention`]).
+    """
+
+    config_class = Seq2SeqGRUAttentionEnsembleConfig
+    base_model_prefix = "ensemble"
+    main_input_name = "input_ids"
+    _no_split_modules = []
+    _is_stateful = True
+
+    def __init__(self, config: Seq2SeqGRUAttentionEnsembleConfig):
+        config.check_values()
+        super().__init__(config)
+        self.members = nn.ModuleList(Seq2SeqGRUAttention(member) for member in config.member_configs())
+        self.encoder = Seq2SeqGRUAttentionEnsembleEncoder(self.members)
+        self.post_init()
+
+    @classmethod
+    def from_members(cls, members: Sequence["Seq2SeqGRUAttention"]) -> "Seq2SeqGRUAttentionEnsemble":
+        """An ensemble of trained models (copies of their weights, in their dtype), with the first member's generation
+        config (its `max_length`, `num_beams`, ...)."""
+        if not all(isinstance(member, Seq2SeqGRUAttention) for member in members):
+            kinds = sorted({type(member).__name__ for member in members})
+            raise ValueError(f"an ensemble's members must be Seq2SeqGRUAttention models, got {kinds}.")
+        config = cls.config_class(members=[member.config.to_diff_dict() for member in members])
+        ensemble = cls(config).eval()
+        for own, given in zip(ensemble.members, members):
+            own.to(given.dtype).load_state_dict(given.state_dict())
+        ensemble.generation_config = copy.deepcopy(members[0].generation_config)
+        return ensemble
+
+    def post_init(self):
+        super().post_init()
+        # transformers gathers the tied weights (a member's output layer is its embedding) of direct children only; the
+        # members sit one level down, in the `ModuleList`. Without this, a saved ensemble reloads with random output
+        # layers.
+        for index, member in enumerate(self.members):
+            self.all_tied_weights_keys.update({f"members.{index}.{target}": f"members.{index}.{source}"
+                                               for target, source in member.all_tied_weights_keys.items()})
+
+    def get_encoder(self, modality: str | None = None) -> Seq2SeqGRUAttentionEnsembleEncoder:
+        return self.encoder
+
+    def _init_weights(self, module):
+        # Every weight belongs to a member, which initialises its own (`Seq2SeqGRUAttentionPreTrainedModel`).
+        if isinstance(module, Seq2SeqGRUAttention):
+            module.init_weights()
+
+    def _split_encoder_outputs(self, encoder_outputs) -> list[Seq2SeqGRUAttentionEncoderOutput]:
+        """The ensemble encoder's outputs → each member's."""
+        configs = [member.config for member in self.members]
+        outputs = encoder_outputs.last_hidden_state.split([config.hidden_size for config in configs], dim=-1)
+        states = encoder_outputs.final_state.flatten(1).split(
+            [config.num_layers * config.hidden_size for config in configs], dim=1
+        )
+        return [
+            Seq2SeqGRUAttentionEncoderOutput(last_hidden_state=output,
+                                             final_state=state.view(state.shape[0], config.num_layers, -1))
+            for output, state, config in zip(outputs, states, configs)
+        ]
+
+    def _member_caches(self, past_key_values: RecurrentStateCache | None) -> list[RecurrentStateCache | None]:
+        """The ensemble's cache → one cache per member (its decoder layers), or `None`s before the first step."""
+        states = past_key_values.layer_states() if past_key_values is not None else None
+        if states is None:
+            return [None] * len(self.members)
+        layer_counts = [member.config.num_layers for member in self.members]
+        if len(states) != sum(layer_counts):
+            raise ValueError(
+                f"`past_key_values` must hold the {sum(layer_counts)} decoder layers of the members "
+                f"({' + '.join(map(str, layer_counts))}), got {len(states)}."
+            )
+        caches, start = [], 0
+        for count in layer_counts:
+            cache = RecurrentStateCache(count, 1)
+            cache.update_layer_states(states[start : start + count], past_key_values.get_seq_length())
+            caches.append(cache)
+            start += count
+        return caches
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
+        past_key_values: RecurrentStateCache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> Seq2SeqLMOutput | tuple:
+        r"""
+        Args: as [`Seq2SeqGRUAttention.forward`] (`input_ids` / `attention_mask` [batch, source_len],
+            `decoder_input_ids` or `labels` [batch, target_len], `encoder_outputs` of the ensemble's encoder,
+            `past_key_values` of a previous call). Embeddings instead of ids, attention weights and hidden states
+            are the members' own: ask a member for them.
+
+        Returns:
+            [`Seq2SeqLMOutput`] with `logits` `[batch, target_len, vocab_size]` (log mean probabilities) and `loss`
+            (their cross-entropy with `labels`, `-100` ignored) if `labels` was given.
+        """
+        for name, value in (("inputs_embeds", kwargs.get("inputs_embeds")),
+                            ("decoder_inputs_embeds", kwargs.get("decoder_inputs_embeds")),
+                            ("output_attentions", output_attentions), ("output_hidden_states", output_hidden_states)):
+            if value is not None and value is not False:
+                raise ValueError(f"`{name}` is not supported by an ensemble: each member has its own; ask a member "
+                                 "(`ensemble.members[i]`).")
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if labels is not None:
+            self.members[0]._validate_labels(labels)  # the members share the vocabulary
+            if decoder_input_ids is None:
+                decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
+                                                       self.config.decoder_start_token_id)
+        if decoder_input_ids is None:
+            raise ValueError("Pass `labels` or `decoder_input_ids`.")
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        elif not isinstance(encoder_outputs, Seq2SeqGRUAttentionEncoderOutput):
+            encoder_outputs = Seq2SeqGRUAttentionEncoderOutput(*encoder_outputs)
+
+        log_probs, new_states = [], []
+        for member, member_encoder_outputs, cache in zip(
+            self.members, self._split_encoder_outputs(encoder_outputs), self._member_caches(past_key_values)
+        ):
+            outputs = member(
+                attention_mask=attention_mask,
+                decoder_input_ids=decoder_input_ids,
+                encoder_outputs=member_encoder_outputs,
+                past_key_values=cache,
+                use_cache=use_cache,
+            )
+            log_probs.append(outputs.logits.float().log_softmax(dim=-1))
+            if use_cache:
+                new_states += outputs.past_key_values.layer_states()
+        # log(mean_m p_m), computed stably: the mean of the members' probabilities, as fairseq's and OpenNMT's
+        # ensembles average them.
+        logits = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+
+        if use_cache:
+            if past_key_values is None:
+                past_key_values = RecurrentStateCache(len(new_states), 1)
+            past_key_values.update_layer_states(new_states, decoder_input_ids.shape[1])
+        else:
+            past_key_values = None
+        loss = None
+        if labels is not None:
+            if tuple(labels.shape) != tuple(decoder_input_ids.shape):
+                raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the decoder inputs have "
+                                 f"{tuple(decoder_input_ids.shape)}.")
+            loss = nn.functional.nll_loss(logits.reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1),
+                                          ignore_index=-100)
+        if not return_dict:
+            output = tuple(v for v in (logits, past_key_values, encoder_outputs.last_hidden_state) if v is not None)
+            return ((loss,) + output) if loss is not None else output
+        return Seq2SeqLMOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=past_key_values,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+        )
+
+
 __all__ = [
     "RecurrentStateCache",
     "Seq2SeqGRUAttention",
     "Seq2SeqGRUAttentionDecoder",
     "Seq2SeqGRUAttentionEncoder",
     "Seq2SeqGRUAttentionEncoderOutput",
+    "Seq2SeqGRUAttentionEnsemble",
+    "Seq2SeqGRUAttentionEnsembleEncoder",
     "Seq2SeqGRUAttentionModel",
     "Seq2SeqGRUAttentionPreTrainedModel",
 ]
