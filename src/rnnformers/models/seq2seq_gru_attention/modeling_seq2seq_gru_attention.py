@@ -1214,9 +1214,9 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
         return self.encoder
 
     def _init_weights(self, module):
-        # Every weight belongs to a member, which initialises its own (`Seq2SeqGRUAttentionPreTrainedModel`).
-        if isinstance(module, Seq2SeqGRUAttention):
-            module.init_weights()
+        # Nothing of the ensemble's own: every weight belongs to a member, and transformers hands each member (a
+        # `PreTrainedModel`) to the member's own `_init_weights`.
+        pass
 
     def _split_encoder_outputs(self, encoder_outputs) -> list[Seq2SeqGRUAttentionEncoderOutput]:
         """The ensemble encoder's outputs → each member's."""
