@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -72,6 +73,22 @@ def check_folders_to_combine(folders: list[str | Path], output_dir: str | Path, 
     return folders, output_dir
 
 
+@contextmanager
+def staged_folder(output_dir: Path):
+    """An empty folder beside `output_dir` to write into; when the block ends without an error it replaces
+    `output_dir`, else it is removed. So an interruption leaves the old folder or the new one, never half of one."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        yield staging
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        staging.rename(output_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
 def check_same_tokenizer(folders: list[Path], reference: Path) -> None:
     """Every folder's `tokenizer.json` must be the reference's, byte for byte (or all must lack one): the combined
     model reads one tokenizer's ids."""
@@ -132,10 +149,7 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
                 raise ValueError(f"{folder}/{WEIGHTS_NAME}: the integer buffer `{name}` differs from {folders[0]}'s.")
     mean = {name: (tensor / len(folders)).to(dtypes[name]) for name, tensor in total.items()}
 
-    # Written beside the target and moved in at the end: an interruption leaves the old folder or the new one.
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
+    with staged_folder(output_dir) as staging:
         for name in _model_files(reference):
             shutil.copy2(reference / name, staging / name)
         save_file({**mean, **kept}, staging / WEIGHTS_NAME, metadata={"format": "pt"})
@@ -151,11 +165,5 @@ def average_checkpoints(folders: list[str | Path], output_dir: str | Path, overw
             + "\nNot scored yet: score it with the training script that made the run (`--model_name_or_path` this "
             "folder, `--do_eval` / `--do_predict`); a new `--output_dir` gets a card with the scores.\n"
         ).save(staging / "README.md")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        staging.rename(output_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     logger.info("averaged %d checkpoints into %s", len(folders), output_dir)
     return output_dir

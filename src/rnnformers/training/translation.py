@@ -3,8 +3,6 @@ cut), scoring generated translations (`TranslationScorer`), reading attention we
 combining trained translators into an ensemble (`save_ensemble`)."""
 
 import logging
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
 from ..metrics import load_metric
 from ..models.seq2seq_gru_attention import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
-from .checkpoints import check_folders_to_combine, check_same_tokenizer
+from .checkpoints import check_folders_to_combine, check_same_tokenizer, staged_folder
 
 
 logger = logging.getLogger(__name__)
@@ -175,10 +173,7 @@ def save_ensemble(folders: list[str | Path], output_dir: str | Path, overwrite: 
     ensemble = Seq2SeqGRUAttentionEnsemble.from_members(members)
     tokenizer = AutoTokenizer.from_pretrained(folders[0])
 
-    # Written beside the target and moved in at the end: an interruption leaves the old folder or the new one.
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
+    with staged_folder(output_dir) as staging:
         # Through the pipeline: the folder also gets the pipeline's code and `custom_pipelines`.
         pipeline("rnn-translation", model=ensemble, tokenizer=tokenizer).save_pretrained(staging)
         card_data = ModelCardData(library_name="transformers", pipeline_tag="translation",
@@ -191,12 +186,6 @@ def save_ensemble(folders: list[str | Path], output_dir: str | Path, overwrite: 
             + "\nNot scored yet: `scripts/train_translation.py --model_name_or_path <this folder> --output_dir <a new "
             "folder> --do_eval --do_predict --predict_with_generate` scores it and writes a card with the scores.\n"
         ).save(staging / "README.md")
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        staging.rename(output_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     logger.info("saved an ensemble of %d translators in %s", len(folders), output_dir)
     return output_dir
 
