@@ -220,13 +220,16 @@ def test_ensemble_script_refuses_other_tokenizers_single_models_and_its_own_memb
     other_tokenizer = train_subword_tokenizer(["I like soccer. Me gusta el fútbol."] * 3, vocab_size=300,
                                               add_bos_eos=True)
     pipeline("rnn-translation", model=model, tokenizer=other_tokenizer).save_pretrained(other)
+    other_tokenizer_only = tmp_path / "tokenizer-only"
+    AutoTokenizer.from_pretrained(folder).save_pretrained(other_tokenizer_only)
     script = load_script("ensemble_translators.py")
     for argv, message in (
         ([str(folder), str(other)], "other-tokenizer/tokenizer.json is not the tokenizer of"),
         ([str(folder)], "an ensemble needs at least two models, got 1"),
         ([str(folder), str(folder)], "the same folder is given twice"),
         ([str(folder), str(other), "--output_dir", str(folder / "ensemble")], "lies inside the member"),
-        ([str(folder), str(tmp_path / "missing")], "missing holds no tokenizer.json"),
+        ([str(folder), str(tmp_path / "missing")], "missing holds no config.json or tokenizer.json"),
+        ([str(folder), str(other_tokenizer_only)], "tokenizer-only holds no config.json: not a translator"),
     ):
         if "--output_dir" not in argv:
             argv = [*argv, "--output_dir", str(tmp_path / "ensemble")]

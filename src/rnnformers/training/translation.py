@@ -157,12 +157,14 @@ def save_ensemble(folders: list[str | Path], output_dir: str | Path, overwrite: 
     loads with `trust_remote_code=True` where rnnformers is absent) and a card naming the members.
 
     Raises `ValueError`, naming the folder, for fewer than two folders, an `output_dir` that is or holds one of them,
-    a folder without a tokenizer or with another tokenizer, or a model that is not a `Seq2SeqGRUAttention`."""
+    a folder without a model configuration or a tokenizer, another tokenizer, or a model that is not a `Seq2SeqGRUAttention`."""
     folders, output_dir = check_folders_to_combine(folders, output_dir, overwrite, "an ensemble", "member",
                                                    "scripts/ensemble_translators.py")
     for folder in folders:
-        if not (folder / "tokenizer.json").is_file():
-            raise ValueError(f"{folder} holds no tokenizer.json: not a translator saved by train_translation.py.")
+        missing = [name for name in ("config.json", "tokenizer.json") if not (folder / name).is_file()]
+        if missing:
+            raise ValueError(f"{folder} holds no {' or '.join(missing)}: not a translator saved by "
+                             "train_translation.py.")
     check_same_tokenizer(folders, folders[0])
     members = []
     for folder in folders:

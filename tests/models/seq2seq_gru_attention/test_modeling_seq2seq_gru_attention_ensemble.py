@@ -176,6 +176,9 @@ def test_bad_configurations_members_and_inputs_raise_errors_naming_them():
         ensemble(input_ids=input_ids, attention_mask=mask)
     with pytest.raises(ValueError, match="`labels` must be token ids in \\[0, 40\\)"):
         ensemble(input_ids=input_ids, attention_mask=mask, labels=torch.full((3, 2), 40))
+    with pytest.raises(ValueError, match="`labels` has shape \\(3, 2\\) but the decoder inputs have \\(3, 1\\)"):
+        ensemble(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids,
+                 labels=torch.full((3, 2), 5))
     with pytest.raises(ValueError, match="rows \\[0\\] of `attention_mask` are all padding"):
         ensemble(input_ids=input_ids, attention_mask=mask * torch.tensor([[0], [1], [1]]),
                  decoder_input_ids=decoder_input_ids)

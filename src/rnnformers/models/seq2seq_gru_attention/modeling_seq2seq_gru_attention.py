@@ -1290,6 +1290,9 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
                                                        self.config.decoder_start_token_id)
         if decoder_input_ids is None:
             raise ValueError("Pass `labels` or `decoder_input_ids`.")
+        if labels is not None and tuple(labels.shape) != tuple(decoder_input_ids.shape):
+            raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the decoder inputs have "
+                             f"{tuple(decoder_input_ids.shape)}.")
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         elif not isinstance(encoder_outputs, Seq2SeqGRUAttentionEncoderOutput):
@@ -1321,9 +1324,6 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
             past_key_values = None
         loss = None
         if labels is not None:
-            if tuple(labels.shape) != tuple(decoder_input_ids.shape):
-                raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the decoder inputs have "
-                                 f"{tuple(decoder_input_ids.shape)}.")
             loss = nn.functional.nll_loss(logits.reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1),
                                           ignore_index=-100)
         if not return_dict:
