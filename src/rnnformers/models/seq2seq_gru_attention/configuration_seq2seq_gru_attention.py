@@ -115,7 +115,7 @@ class Seq2SeqGRUAttentionEnsembleConfig(PretrainedConfig):
 
     Args:
         members (`list[dict]`):
-            Each member's [`Seq2SeqGRUAttentionConfig`] as a dict (`config.to_dict()`); at least two. Their sizes and
+            Each member's [`Seq2SeqGRUAttentionConfig`] as a dict (`config.to_diff_dict()`); at least two. Their sizes and
             attention types may differ; their vocabulary and special token ids (`SHARED_MEMBER_FIELDS`) may not.
 
     The ensemble's own vocabulary size and special token ids are its members' (what `generate()` reads).
