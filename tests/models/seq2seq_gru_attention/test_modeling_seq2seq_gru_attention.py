@@ -138,20 +138,27 @@ def test_a_padded_batch_gives_each_source_its_own_logits(bidirectional_encoder):
 # --- the decoder state is the generation cache ---------------------------------------------------------------------
 
 
+def logits_step_by_step(model, input_ids, mask, decoder_input_ids):
+    """The logits of `decoder_input_ids` fed one token at a time, the encoder run once and each step continuing from
+    the returned cache (as `generate()` does), and the cache after the last step. Also used by the ensemble's tests."""
+    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
+    past, steps = None, []
+    for t in range(decoder_input_ids.shape[1]):
+        out = model(encoder_outputs=encoder_outputs, attention_mask=mask,
+                    decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past)
+        past = out.past_key_values
+        steps.append(out.logits)
+    return torch.cat(steps, dim=1), past
+
+
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
 def test_stepping_with_the_cached_state_gives_the_full_forward_logits(attention_type):
     model = tiny_model(attention_type)
     input_ids, mask = sources()
     decoder_input_ids = torch.randint(4, 40, (3, 5), generator=torch.Generator().manual_seed(4))
     full = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
-    encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=mask)
-    past, steps = None, []
-    for t in range(5):
-        out = model(encoder_outputs=encoder_outputs, attention_mask=mask,
-                    decoder_input_ids=decoder_input_ids[:, t : t + 1], past_key_values=past)
-        past = out.past_key_values
-        steps.append(out.logits)
-    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+    stepped, _ = logits_step_by_step(model, input_ids, mask, decoder_input_ids)
+    torch.testing.assert_close(stepped, full, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("attention_type", ATTENTION_TYPES)

@@ -17,6 +17,8 @@ from rnnformers.models.seq2seq_gru_attention.modeling_seq2seq_gru_attention impo
     shift_tokens_right,
 )
 
+from test_modeling_seq2seq_gru_attention import logits_step_by_step
+
 
 PAD, BOS, EOS = 0, 2, 3
 
@@ -75,16 +77,10 @@ def test_stepping_with_the_shared_cache_gives_the_full_forward_logits():
     decoder_input_ids = shift_tokens_right(labels(), PAD, BOS)
     with torch.no_grad():
         full = ensemble(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids).logits
-        encoder_outputs = ensemble.get_encoder()(input_ids=input_ids, attention_mask=mask)
-        cache, steps = None, []
-        for t in range(decoder_input_ids.shape[1]):
-            out = ensemble(attention_mask=mask, decoder_input_ids=decoder_input_ids[:, t : t + 1],
-                           encoder_outputs=encoder_outputs, past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
-            steps.append(out.logits)
+        stepped, cache = logits_step_by_step(ensemble, input_ids, mask, decoder_input_ids)
     assert isinstance(cache, RecurrentStateCache) and len(cache.layers) == 2 + 1 + 3
     assert cache.get_seq_length() == decoder_input_ids.shape[1]
-    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+    torch.testing.assert_close(stepped, full)
 
 
 def test_greedy_generate_takes_the_most_likely_token_of_the_mean_distribution_at_each_step():
