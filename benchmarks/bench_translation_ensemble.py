@@ -7,27 +7,18 @@ same held-out sources, alternated in one process.
 
 The ensemble is a folder of `scripts/ensemble_translators.py`; "one member" is its first member, taken from the
 ensemble itself (same weights, same generation config). The sources are the first `--sentences` of the test part
-(split seed 42), sorted by length and translated in batches of `--batch_size` with `--num_beams`, as the training
-script scores them. `--dtype bfloat16` casts both models' weights. Each setting's best round is kept.
+(split seed 42), sorted by length and translated through the "rnn-translation" pipeline (as `scripts/translate.py`
+does) in batches of `--batch_size` with `--num_beams`. `--dtype bfloat16` casts both models' weights. Each setting's best round is kept.
 """
 
 import argparse
 import time
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
-from rnnformers import Seq2SeqGRUAttentionEnsemble
+from rnnformers import RnnTranslationPipeline, Seq2SeqGRUAttentionEnsemble
 from rnnformers.training.data import load_pairs, split_by_source
-
-
-def translate_all(model, tokenizer, sources, batch_size, num_beams):
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(sources), batch_size):
-            batch = tokenizer(sources[start : start + batch_size], return_tensors="pt", padding=True)
-            outputs += tokenizer.batch_decode(model.generate(**batch, num_beams=num_beams), skip_special_tokens=True)
-    return outputs
 
 
 def main():
@@ -50,11 +41,15 @@ def main():
     test = split_by_source(load_pairs(), 0.02, 0.03, seed=42)["test"]
     sources = sorted(test["source"][: args.sentences], key=len)
 
-    best = {"one member": float("inf"), f"ensemble of {ensemble.config.num_members}": float("inf")}
+    translators = {
+        name: pipeline("rnn-translation", model=model, tokenizer=tokenizer, pipeline_class=RnnTranslationPipeline)
+        for name, model in (("one member", member), (f"ensemble of {ensemble.config.num_members}", ensemble))
+    }
+    best = dict.fromkeys(translators, float("inf"))
     for _ in range(args.repeats):
-        for name, model in zip(best, (member, ensemble)):
+        for name, translator in translators.items():
             start = time.perf_counter()
-            translate_all(model, tokenizer, sources, args.batch_size, args.num_beams)
+            translator(sources, batch_size=args.batch_size, num_beams=args.num_beams)
             best[name] = min(best[name], time.perf_counter() - start)
     print(f"{len(sources)} test sources, beam {args.num_beams}, batches of {args.batch_size}, {args.dtype}, "
           f"{torch.get_num_threads()} thread(s), best of {args.repeats}")
