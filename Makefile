@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The oldest transformers release supported (pyproject.toml's lower bound): `make test` runs the suite on it too.
+TRANSFORMERS_OLDEST := 5.23.0
+VENV_OLDEST := .venv-oldest
+BIN_OLDEST := $(VENV_OLDEST)/bin
 
-.PHONY: setup demo test
+.PHONY: setup setup-oldest demo test test-newest test-oldest
 
 setup: $(VENV)/.installed
 
@@ -15,6 +19,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
+setup-oldest: $(VENV_OLDEST)/.installed
+
+$(VENV_OLDEST)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(BIN_OLDEST)/pip install -q --upgrade pip
+	$(BIN_OLDEST)/pip install -q torch==2.13.0
+	$(BIN_OLDEST)/pip install -q -e ".[dev]" "transformers==$(TRANSFORMERS_OLDEST)"
+	touch $@
+
 demo: setup
 	$(BIN)/python scripts/train_char_rnn.py --output_dir outputs/char-rnn-shakespeare --overwrite_output_dir \
 		--do_train --do_eval --do_predict --max_steps 600 --per_device_train_batch_size 128 --learning_rate 3e-3 \
@@ -23,5 +36,13 @@ demo: setup
 	$(BIN)/rnnformers-generate outputs/char-rnn-shakespeare --prompt "To be or not to b" --max_new_tokens 300 \
 		--do_sample --temperature 0.6 --seed 42
 
-test: setup
+# Both ends of the supported range: the newest transformers the registry serves today (upgraded first: a release
+# that shipped since .venv was made is what a user installs now), then the oldest supported.
+test: test-newest test-oldest
+
+test-newest: setup
+	$(BIN)/pip install -q --upgrade --upgrade-strategy only-if-needed transformers
 	$(BIN)/python -m pytest -q
+
+test-oldest: setup-oldest
+	$(BIN_OLDEST)/python -m pytest -q

@@ -27,6 +27,7 @@ from transformers import Trainer, TrainingArguments, default_data_collator
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
 from rnnformers.training.data import char_windows, split_text
+from rnnformers.training.language_modeling import state_of
 from rnnformers.training.lifecycle import parse_config_overrides
 from rnnformers.tokenization import build_char_tokenizer
 
@@ -60,13 +61,13 @@ def extend_text(model, tokenizer, text: str, n_chars: int, temperature: float = 
 def stateful_loop(model, input_ids: torch.Tensor, n_chars: int, temperature: float = 1.0) -> torch.Tensor:
     """A hand-written cached loop: feed one token and the state returned by the previous step."""
     out = model(input_ids)
-    state, logits = out.past_key_values, out.logits[:, -1]
+    state, logits = state_of(out), out.logits[:, -1]
     generated = [input_ids]
     for _ in range(n_chars):
         next_id = torch.multinomial(F.softmax(logits / temperature, dim=-1), num_samples=1)
         generated.append(next_id)
-        out = model(next_id, past_key_values=state)
-        state, logits = out.past_key_values, out.logits[:, -1]
+        out = model(next_id, cache=state)
+        state, logits = state_of(out), out.logits[:, -1]
     return torch.cat(generated, dim=1)
 
 

@@ -28,6 +28,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 import rnnformers  # noqa: F401  (registers the model classes)
 from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionConfig
+from rnnformers.models.seq2seq_gru_attention.modeling_seq2seq_gru_attention import generation_cache_name
 from rnnformers.tokenization import train_subword_tokenizer
 
 
@@ -78,8 +79,8 @@ def cached_greedy(model, input_ids, attention_mask, new_tokens):
     generated, past = [tokens], None
     for _ in range(new_tokens):
         out = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask, decoder_input_ids=tokens,
-                    past_key_values=past, use_cache=True)
-        past = out.past_key_values
+                    cache=past, use_cache=True)
+        past = getattr(out, generation_cache_name())  # `cache` from transformers 5.25 on
         tokens = out.logits[:, -1].argmax(-1, keepdim=True)
         generated.append(tokens)
     return torch.cat(generated, dim=1)

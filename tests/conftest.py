@@ -67,3 +67,12 @@ def shakespeare_text() -> str:
     if not SHAKESPEARE.exists():
         pytest.fail(f"bundled corpus missing: {SHAKESPEARE} (the project expects ../shared/data beside it)")
     return SHAKESPEARE.read_text(encoding="utf-8")
+
+
+def pytest_report_header(config):
+    """The releases under test: `make test` runs the suite on the newest transformers served and on the oldest one
+    supported, and a failure's log must say which."""
+    import torch
+    import transformers
+
+    return f"rnnformers tested on: transformers {transformers.__version__}, torch {torch.__version__}"

@@ -10,7 +10,7 @@ Training goes through the Trainer, unchanged:
   `window_length` tokens and predicts the `window_length` next ones (`shift_labels`): the state after a window is then
   the state before the next one, whose first token is the last token of this one.
 - `StatefulTrainingCallback` carries the state: a forward pre-hook on the model passes the state of the previous
-  window as `past_key_values` (in training mode only), a forward hook keeps the state the window ends with, detached
+  window as `cache` (in training mode only), a forward hook keeps the state the window ends with, detached
   (truncated backpropagation through time). The state is reset at the start of each epoch and saved with each
   checkpoint (one file per process), so `--resume_from_checkpoint` continues exactly.
 
@@ -22,7 +22,7 @@ Training goes through the Trainer, unchanged:
 `streaming_loss()` scores a held-out text with the state carried from its first character to its last: every
 character is predicted once, with all of its past, where windowed evaluation restarts from a zero state every window.
 
-All knowledge of how the model represents its recurrent state lives in the three `*_state` functions below.
+All knowledge of how the model represents its recurrent state lives in the `*_state*` functions below.
 """
 
 import logging
@@ -38,7 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import SequentialSampler
 from transformers import TrainerCallback, default_data_collator
 
-from rnnformers.models.char_rnn.modeling_char_rnn import RecurrentStateCache
+from rnnformers.models.char_rnn.modeling_char_rnn import RecurrentStateCache, generation_cache_name
 
 
 logger = logging.getLogger(__name__)
@@ -48,18 +48,24 @@ STATE_FILE = "recurrent_state-{process_index}.safetensors"
 
 
 # --- the model's recurrent state -----------------------------------------------------------------------------------
-# `past_key_values` of `CharRNNForCausalLM`: a `RecurrentStateCache`, which the model updates in place and returns.
+# The `cache` of `CharRNNForCausalLM`: a `RecurrentStateCache`, which the model updates in place and returns (in the
+# output field `generation_cache_name()` names: `cache`, or `past_key_values` on transformers < 5.25).
 
 
-def detach_state(past_key_values: RecurrentStateCache) -> RecurrentStateCache:
+def state_of(outputs) -> RecurrentStateCache | None:
+    """The recurrent state a forward pass returned."""
+    return getattr(outputs, generation_cache_name())
+
+
+def detach_state(cache: RecurrentStateCache) -> RecurrentStateCache:
     """The state cut from the graph of the window that produced it (truncated backpropagation through time)."""
-    return past_key_values.detach_()
+    return cache.detach_()
 
 
-def state_to_tensors(past_key_values: RecurrentStateCache) -> dict[str, torch.Tensor]:
+def state_to_tensors(cache: RecurrentStateCache) -> dict[str, torch.Tensor]:
     """The state as named tensors, to save with safetensors: `(h,)` or `(h, c)`, each [num_layers, batch, hidden]."""
-    tensors = {f"state_{i}": tensor.contiguous() for i, tensor in enumerate(past_key_values.to_tensors())}
-    tensors["seen_tokens"] = torch.tensor(past_key_values.get_seq_length())
+    tensors = {f"state_{i}": tensor.contiguous() for i, tensor in enumerate(cache.to_tensors())}
+    tensors["seen_tokens"] = torch.tensor(cache.get_seq_length())
     return tensors
 
 
@@ -143,7 +149,7 @@ class StatefulTrainingCallback(TrainerCallback):
 
     Use with a training set from `stream_windows()` built for the run's per-device batch size and number of
     processes, `stream_window_collator` and `train_sampling_strategy="sequential"`. While the model is in training
-    mode, its forward gets the state the previous window ended with as `past_key_values` (none at the start of an
+    mode, its forward gets the state the previous window ended with as `cache` (none at the start of an
     epoch) and the state it returns is kept, detached; evaluation and generation (eval mode) are left alone.
     Consecutive micro-batches of a gradient-accumulation step are consecutive windows. Each checkpoint gets the state
     of each process, which a run resumed in the middle of an epoch starts from (found in `args.resume_from_checkpoint`
@@ -158,18 +164,18 @@ class StatefulTrainingCallback(TrainerCallback):
     def _pass_state(self, module, args, kwargs):
         if not module.training:
             return None
-        if kwargs.get("past_key_values") is not None:
-            raise ValueError("stateful training passes `past_key_values` itself: the batch must not hold them.")
+        if kwargs.get("cache") is not None or kwargs.get("past_key_values") is not None:
+            raise ValueError("stateful training passes the recurrent state (`cache`) itself: the batch must not hold it.")
         if "shift_labels" not in kwargs:
             raise ValueError(
                 "stateful training needs the batches of `stream_window_collator` (the windows overlap by one token, "
                 "which must be read once): pass it as the Trainer's `data_collator`."
             )
-        return args, {**kwargs, "past_key_values": self.state, "use_cache": True}
+        return args, {**kwargs, "cache": self.state, "use_cache": True}
 
     def _keep_state(self, module, args, kwargs, output):
         if module.training:
-            self.state = detach_state(output.past_key_values)
+            self.state = detach_state(state_of(output))
 
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         if args.train_sampling_strategy != "sequential" or not isinstance(
@@ -253,7 +259,7 @@ def streaming_loss(model, token_ids, chunk_length: int = 1024) -> float:
     context, if any (wrap it in `trainer.accelerator.autocast()` to match the Trainer's `--bf16` evaluation).
 
     Args:
-        model: a causal LM whose forward takes and returns its recurrent state as `past_key_values`.
+        model: a causal LM whose forward takes and returns its recurrent state as `cache`.
         token_ids: the held-out text's token ids, at least 2.
         chunk_length: tokens per forward call.
     """
@@ -269,8 +275,8 @@ def streaming_loss(model, token_ids, chunk_length: int = 1024) -> float:
         inputs = ids[:, start : start + chunk_length]
         targets = ids[:, start + 1 : start + chunk_length + 1]
         inputs = inputs[:, : targets.shape[1]]  # the last token of the text has nothing to predict
-        outputs = model(input_ids=inputs, past_key_values=past, use_cache=True)
-        past = outputs.past_key_values
+        outputs = model(input_ids=inputs, cache=past, use_cache=True)
+        past = state_of(outputs)
         total += F.cross_entropy(outputs.logits[0].float(), targets[0], reduction="sum").item()
     model.train(was_training)
     return total / (ids.shape[1] - 1)

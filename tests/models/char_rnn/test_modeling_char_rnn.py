@@ -287,7 +287,7 @@ def test_a_beam_search_cache_cannot_be_continued(num_return_sequences):
     first = model.generate(input_ids, max_new_tokens=4, num_beams=3, num_return_sequences=num_return_sequences,
                            do_sample=False, pad_token_id=0, return_dict_in_generate=True)
     for num_beams in (3, 1):  # same row count as the cache after expansion (1 return sequence), or before it (3)
-        with pytest.raises(ValueError, match="`past_key_values` cannot be continued: .*greedy or sampled"):
+        with pytest.raises(ValueError, match="The cache cannot be continued: .*greedy or sampled"):
             model.generate(first.sequences, past_key_values=first.past_key_values, max_new_tokens=2,
                            num_beams=num_beams, do_sample=False, pad_token_id=0)
 
@@ -357,10 +357,17 @@ def test_bad_inputs_raise_value_errors_naming_the_field():
         model(ids, attention_mask=torch.ones(2, 4))
     with pytest.raises(ValueError, match="labels"):
         model(ids, labels=ids[:, :3])
-    with pytest.raises(ValueError, match="past_key_values"):
-        model(ids, past_key_values=(torch.zeros(1, 2, 32),))
-    with pytest.raises(ValueError, match="past_key_values"):
-        model(ids, past_key_values=RecurrentStateCache.from_tensors((torch.zeros(2, 3, 32),)))  # batch 3, not 2
+    with pytest.raises(ValueError, match="`cache` must be the `RecurrentStateCache`"):
+        model(ids, past_key_values=(torch.zeros(1, 2, 32),))  # the older name is read, and checked, as `cache`
+    with pytest.raises(ValueError, match=r"`cache` must hold 2 layers of 1 state tensor\(s\) shaped \(2, 32\)"):
+        model(ids, cache=RecurrentStateCache.from_tensors((torch.zeros(2, 3, 32),)))  # batch 3, not 2
+    with pytest.raises(ValueError, match=r"`cache` must hold 2 layers"):
+        model(ids, cache=RecurrentStateCache.from_tensors((torch.zeros(3, 2, 32),)))  # 3 layers: another model size
+    with pytest.raises(ValueError, match="`cache` or as `past_key_values` .*not both"):
+        cache = RecurrentStateCache.from_tensors((torch.zeros(2, 2, 32),))
+        model(ids, cache=cache, past_key_values=cache)
+    with pytest.raises(ValueError, match="as `cache_params`, which this model does not read"):
+        model(ids, cache_params=RecurrentStateCache.from_tensors((torch.zeros(2, 2, 32),)))
     with pytest.raises(ValueError, match="inputs_embeds"):
         model(inputs_embeds=torch.zeros(2, 5, 7))  # embedding_dim is 8
     with pytest.raises(ValueError, match="labels"):

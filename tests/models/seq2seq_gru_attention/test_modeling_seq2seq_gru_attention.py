@@ -213,7 +213,7 @@ def test_bad_inputs_raise_clear_errors():
         model(input_ids=input_ids + 40, labels=input_ids)
     with pytest.raises(ValueError, match="`labels` or `decoder_input_ids`"):
         model(input_ids=input_ids)
-    with pytest.raises(ValueError, match="past_key_values"):
+    with pytest.raises(ValueError, match="`cache` must be the `RecurrentStateCache`"):
         model(input_ids=input_ids, decoder_input_ids=input_ids[:, :1], past_key_values=(torch.zeros(3, 1, 16),))
     with pytest.raises(ValueError, match="num_beams"):
         model.generate(input_ids, attention_mask=mask, num_beams=0)
@@ -363,7 +363,7 @@ def test_a_beam_search_cache_cannot_be_continued():
     input_ids, mask = sources()
     first = model.generate(input_ids, attention_mask=mask, max_new_tokens=3, min_new_tokens=3, num_beams=3,
                            return_dict_in_generate=True)
-    with pytest.raises(ValueError, match="`past_key_values` cannot be continued: it was returned by beam search"):
+    with pytest.raises(ValueError, match="The cache cannot be continued: it was returned by beam search"):
         model.generate(input_ids, attention_mask=mask, decoder_input_ids=first.sequences,
                        past_key_values=first.past_key_values, max_new_tokens=4, num_beams=3)
     # The same states in a cache of one's own: 9 rows (3 beams per source), which the 3 sources expanded would match.

@@ -14,6 +14,7 @@ from rnnformers import (
 )
 from rnnformers.models.seq2seq_gru_attention.modeling_seq2seq_gru_attention import (
     RecurrentStateCache,
+    generation_cache_name,
     shift_tokens_right,
 )
 
@@ -178,8 +179,11 @@ def test_bad_configurations_members_and_inputs_raise_errors_naming_them():
     with pytest.raises(ValueError, match="rows \\[0\\] of `attention_mask` are all padding"):
         ensemble(input_ids=input_ids, attention_mask=mask * torch.tensor([[0], [1], [1]]),
                  decoder_input_ids=decoder_input_ids)
-    other_cache = member(0)(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                            use_cache=True).past_key_values
+    member_cache = getattr(member(0)(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids,
+                                     use_cache=True), generation_cache_name())
+    with pytest.raises(ValueError, match="holds the state of a `seq2seq_gru_attention` model, not of this "
+                                         "`seq2seq_gru_attention_ensemble` model"):
+        ensemble(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids, cache=member_cache)
+    two_layers = RecurrentStateCache.from_tensors(member_cache.to_tensors(), seen_tokens=1)
     with pytest.raises(ValueError, match="must hold the 6 decoder layers of the members \\(2 \\+ 1 \\+ 3\\), got 2"):
-        ensemble(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                 past_key_values=other_cache)
+        ensemble(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_input_ids, cache=two_layers)

@@ -23,7 +23,7 @@ from transformers import initialization as init
 from transformers.cache_utils import Cache, LinearAttentionLayer
 from transformers.conversion_mapping import register_checkpoint_conversion_mapping
 from transformers.core_model_loading import WeightRenaming
-from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, ModelOutput
 
 from .configuration_char_rnn import CharRNNConfig
 
@@ -39,6 +39,9 @@ class RecurrentStateLayer(LinearAttentionLayer):
 
     # generate() must not build 4D attention masks or auto-compile for this cache.
     is_compileable = False
+    # A recurrent state cannot be rolled back to an earlier position (transformers 5.25's linear-attention layers
+    # claim they can, through a history this layer does not keep): nothing may crop it.
+    is_croppable = False
 
     def update_recurrent_state(self, recurrent_states: torch.Tensor, state_idx: int = 0, **kwargs) -> torch.Tensor:
         # Assign, never copy in place: the previous tensor may still be needed by autograd when the state is carried
@@ -80,16 +83,21 @@ class RecurrentStateCache(Cache):
     ```python
     >>> cache = None
     >>> for input_ids, labels in consecutive_windows:  # row i of a window continues row i of the previous one
-    ...     out = model(input_ids=input_ids, labels=labels, past_key_values=cache)
+    ...     out = model(input_ids=input_ids, labels=labels, cache=cache, use_cache=True)
     ...     out.loss.backward()
-    ...     cache = out.past_key_values.detach_()
+    ...     cache = out.cache.detach_()  # `out.past_key_values` on transformers < 5.25
     ```
     """
 
-    def __init__(self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0):
+    def __init__(
+        self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0, model_type: str | None = None
+    ):
         super().__init__(layers=[RecurrentStateLayer(number_of_states=number_of_states) for _ in range(num_layers)])
         self.number_of_states = number_of_states
         self.seen_tokens = seen_tokens
+        # The `model_type` of the model that made it (None for one built from tensors): another family's state of the
+        # same shape is refused rather than read.
+        self.model_type = model_type
 
     @classmethod
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
@@ -134,18 +142,23 @@ class RecurrentStateCache(Cache):
     def is_compileable(self) -> bool:
         return False
 
+    @property
+    def is_croppable(self) -> bool:
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_layers={len(self.layers)}, seen_tokens={self.seen_tokens})"
 
 
 def _flatten_recurrent_state_cache(cache: RecurrentStateCache):
     states = cache.layer_states() or []
-    return [s for layer in states for s in layer], (len(cache.layers), cache.number_of_states, cache.seen_tokens)
+    context = (len(cache.layers), cache.number_of_states, cache.seen_tokens, cache.model_type)
+    return [s for layer in states for s in layer], context
 
 
 def _unflatten_recurrent_state_cache(values, context) -> RecurrentStateCache:
-    num_layers, number_of_states, seen_tokens = context
-    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens)
+    num_layers, number_of_states, seen_tokens, model_type = context
+    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens, model_type)
     if values:
         states = [tuple(values[i : i + number_of_states]) for i in range(0, len(values), number_of_states)]
         for layer_idx, layer_state in enumerate(states):
@@ -354,8 +367,49 @@ def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
+def generation_cache_name() -> str:
+    """The name transformers gives the generation cache: the `forward` / `prepare_inputs_for_generation` argument
+    `generate()` passes it as, the key it keeps it under and the field of the outputs it reads it back from.
+
+    transformers 5.25 renamed it from `past_key_values` to `cache`. Read from the installed release's own output class,
+    not from its version number, so that a folder saved today generates correctly on the releases that follow.
+    """
+    return "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+def take_cache_argument(cache: Cache | None, past_key_values: Cache | None, kwargs: dict) -> Cache | None:
+    """The recurrent state a `forward` was given, as `cache` (transformers >= 5.25's name) or `past_key_values` (the
+    name before it, still accepted): both at once, or a `Cache` under any other keyword, is refused, so that no release
+    can hand the model its state under a name it would silently ignore."""
+    if cache is not None and past_key_values is not None:
+        raise ValueError("Pass the recurrent state as `cache` or as `past_key_values` (its older name), not both.")
+    for name, value in kwargs.items():
+        if isinstance(value, Cache):
+            raise ValueError(
+                f"Got a `{type(value).__name__}` as `{name}`, which this model does not read: pass the recurrent state "
+                "as `cache`."
+            )
+    return cache if cache is not None else past_key_values
+
+
+def check_cache_family(cache, model_type: str) -> None:
+    """A cache given to a model must be a [`RecurrentStateCache`] made by a model of its own `model_type` (or built
+    from tensors): another family's state of the same shape would be read as if it were this model's."""
+    if not isinstance(cache, Cache) or not hasattr(cache, "layer_states"):
+        raise ValueError(
+            "`cache` must be the `RecurrentStateCache` returned by a previous call (build one from tensors with "
+            f"`RecurrentStateCache.from_tensors`), got {type(cache).__name__}."
+        )
+    made_by = getattr(cache, "model_type", None)
+    if made_by is not None and made_by != model_type:
+        raise ValueError(f"`cache` holds the state of a `{made_by}` model, not of this `{model_type}` model.")
+
+
 class RecurrentGenerationMixin(GenerationMixin):
-    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`]."""
+    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`], on every transformers release
+    from 5.23 on: the state travels under the release's own cache name ([`generation_cache_name`]), and a step that
+    should continue a state but is given none (or one that has read another number of positions) raises instead of
+    silently starting again from zeros."""
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
@@ -366,55 +420,102 @@ class RecurrentGenerationMixin(GenerationMixin):
         self,
         input_ids: torch.LongTensor,
         next_sequence_length: int | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         is_first_iteration: bool | None = False,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> dict:
         """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
-        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
-        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
-        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        (4D masks, position ids, device moves): the positions the state has not read yet, the cache, and every other
+        keyword argument (`output_hidden_states`, `encoder_outputs`, ...) forwarded to `forward` unchanged.
+
+        The positions to feed are what the sequence holds beyond what the state has read: `input_ids` (the decoder's
+        ids for an encoder–decoder) hold the whole sequence, as `generate()` passes it; for a decoder-only model given
+        only the new ids, `attention_mask` spans the whole sequence. A sequence no longer than what the state has read,
+        or a step `generate()` means to continue (`next_sequence_length`) from a state that is missing or has read
+        another number of positions, raises a `ValueError`: a recurrent model must never restart silently."""
+        cache = take_cache_argument(cache, past_key_values, {})
+        seen = cache.get_seq_length() if cache is not None else 0
+        use_embeds = not self.config.is_encoder_decoder and inputs_embeds is not None and is_first_iteration
+        given = inputs_embeds if use_embeds else input_ids
+        # The whole sequence's length: the decoder-only mask covers it even when only the new ids are given.
+        if not self.config.is_encoder_decoder and attention_mask is not None and not use_embeds:
+            total = attention_mask.shape[1]
+        else:
+            total = given.shape[1]
+        if next_sequence_length is not None and total - next_sequence_length != seen:
+            have = "no cache" if cache is None else f"a cache that has read {seen}"
+            raise ValueError(
+                f"generate() asked to continue after {total - next_sequence_length} positions with "
+                f"{next_sequence_length} new one(s), but the model was given {have}: the recurrent state did not come "
+                f"back under `{generation_cache_name()}` (a transformers release that passes it otherwise?). Refusing "
+                "to restart from a zero state."
+            )
+        if cache is not None and seen > 0:
+            new = total - seen
+            if new < 1:
+                raise ValueError(
+                    f"The cache has read {seen} positions but the sequence has {total}: nothing new to continue from. "
+                    "Pass the whole sequence so far (e.g. the `sequences` generate() returned with this cache), with "
+                    "at least one position the cache has not read."
+                )
+            if new > given.shape[1]:
+                raise ValueError(
+                    f"The cache has read {seen} of the {total} positions `attention_mask` spans, so {new} new ids are "
+                    f"needed, but only {given.shape[1]} were given."
+                )
+            next_sequence_length = new
+        new_inputs = given[:, -next_sequence_length:] if next_sequence_length else given
+
         model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
-        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
-        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
-            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
-            # generate() could tell this from): feed only the positions the state has not read.
-            next_sequence_length = input_ids.shape[1] - seen
         if self.config.is_encoder_decoder:
             # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
-            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
             model_inputs["decoder_input_ids"] = new_inputs
             model_inputs["attention_mask"] = attention_mask
         else:
-            if inputs_embeds is not None and is_first_iteration:
-                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+            if use_embeds:
                 model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
             else:
-                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
                 model_inputs["input_ids"] = new_inputs
             if attention_mask is not None:
                 # The state summarises the positions before these: the mask covers the new positions only.
                 model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
-        model_inputs["past_key_values"] = past_key_values
+        model_inputs["cache"] = cache
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
-        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
-        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
+        """`GenerationMixin.generate`, with the recurrent state accepted as `cache` or `past_key_values` on every
+        release, and clear errors for `num_beams` < 1 (transformers divides by it first), for assisted decoding (a
+        recurrent state cannot be rolled back) and for a cache whose rows are not the inputs' rows (a cache returned
+        by beam search)."""
+        config = generation_config or self.generation_config
+        num_beams = kwargs.get("num_beams", config.num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
-        cache = kwargs.get("past_key_values")
-        if hasattr(cache, "layer_states"):
-            self._check_cache_rows(cache, inputs, kwargs)
+        assisted = [
+            name
+            for name in ("assistant_model", "prompt_lookup_num_tokens", "assistant_early_exit")
+            if kwargs.get(name, getattr(config, name, None)) is not None
+        ]
+        if assisted:
+            raise ValueError(
+                f"Assisted decoding (`{assisted[0]}`) is not supported: this model is stateful, and a recurrent state "
+                "cannot be rolled back to the position before rejected draft tokens."
+            )
+        cache = take_cache_argument(kwargs.pop("cache", None), kwargs.pop("past_key_values", None), {})
+        if cache is not None:
+            # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+            if hasattr(cache, "layer_states"):
+                self._check_cache_rows(cache, inputs, kwargs)
+            kwargs[generation_cache_name()] = cache
         outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
-        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+        returned = getattr(outputs, generation_cache_name(), None) if isinstance(outputs, ModelOutput) else None
+        if (num_beams or 1) > 1 and hasattr(returned, "layer_states"):
             # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
-            outputs.past_key_values.rows_are_beams = True
+            returned.rows_are_beams = True
         return outputs
 
     def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
@@ -435,7 +536,7 @@ class RecurrentGenerationMixin(GenerationMixin):
             )
         if problem is not None:
             raise ValueError(
-                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                f"The cache cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
                 "generation (one row per returned sequence), or pass no cache."
             )
 
@@ -476,7 +577,8 @@ class CharRNNPreTrainedModel(PreTrainedModel):
     base_model_prefix = "char_rnn"
     main_input_name = "input_ids"
     _no_split_modules = []
-    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup.
+    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup. generate()
+    # refuses them itself on every release; transformers < 5.25 also read this flag (5.25 dropped it).
     _is_stateful = True
 
     def __init__(self, config: CharRNNConfig, *inputs, **kwargs):
@@ -514,7 +616,8 @@ class CharRNNModel(CharRNNPreTrainedModel):
     """The char-RNN without its output layer: embedding → GRU/LSTM stack. What `AutoModel` loads.
 
     `last_hidden_state` [batch, time, hidden_size] is the top layer's output at each position (0 at padding);
-    `past_key_values` is the [`RecurrentStateCache`] after the last real token of each row.
+    `cache` (`past_key_values` on transformers < 5.25) is the [`RecurrentStateCache`] after the last real token of
+    each row.
     """
 
     def __init__(self, config: CharRNNConfig):
@@ -567,7 +670,7 @@ class CharRNNModel(CharRNNPreTrainedModel):
                 or any(tuple(s.shape) != expected for layer in initial_state for s in layer)
             ):
                 raise ValueError(
-                    f"`past_key_values` must hold {num_layers} layers of {number_of_states} state tensor(s) shaped "
+                    f"`cache` must hold {num_layers} layers of {number_of_states} state tensor(s) shaped "
                     f"{expected} (batch, hidden_size)."
                 )
         if is_tracing():
@@ -592,11 +695,12 @@ class CharRNNModel(CharRNNPreTrainedModel):
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: RecurrentStateCache | None = None,
+        cache: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast | tuple:
         r"""
@@ -604,57 +708,54 @@ class CharRNNModel(CharRNNPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding
                 (either side). Padded steps leave the state unchanged, so a padded row gives what it gives alone.
-            past_key_values ([`RecurrentStateCache`], *optional*): the state after the tokens seen so far;
-                `input_ids` then holds only the new tokens. Updated in place and returned.
+            cache ([`RecurrentStateCache`], *optional*): the state after the tokens seen so far; `input_ids` then
+                holds only the new tokens. Updated in place and returned. `past_key_values` is its older name.
             inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
                 `input_ids`.
-            use_cache (`bool`, *optional*): return the state as `past_key_values`.
+            use_cache (`bool`, *optional*): return the state (as `cache`; `past_key_values` on transformers < 5.25).
             output_hidden_states (`bool`, *optional*): return `num_layers + 1` tensors: the embeddings, then each
                 layer's outputs.
         """
+        cache = take_cache_argument(cache, past_key_values, kwargs)
         if use_cache is None:
             # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
             # sees one among the outputs.
-            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
+            use_cache = self.config.use_cache and (not self.training or cache is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         initial_state = None
-        if past_key_values is not None:
-            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
-                raise ValueError(
-                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call (build one from "
-                    f"tensors with `RecurrentStateCache.from_tensors`), got {type(past_key_values).__name__}."
-                )
-            initial_state = past_key_values.layer_states()
-        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
-        self._validate_inputs(
-            input_ids, inputs_embeds, attention_mask, initial_state, past_key_values is not None, continuing
-        )
+        if cache is not None:
+            check_cache_family(cache, self.config.model_type)
+            initial_state = cache.layer_states()
+        continuing = cache is not None and cache.get_seq_length() > 0
+        self._validate_inputs(input_ids, inputs_embeds, attention_mask, initial_state, cache is not None, continuing)
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         outputs, layer_outputs, final_state = self.rnn(inputs_embeds, attention_mask, initial_state)
 
         if use_cache:
-            if past_key_values is None:
-                past_key_values = RecurrentStateCache(self.rnn.num_layers, self.rnn.number_of_states)
-            past_key_values.update_layer_states(final_state, inputs_embeds.shape[1])
+            if cache is None:
+                cache = RecurrentStateCache(
+                    self.rnn.num_layers, self.rnn.number_of_states, model_type=self.config.model_type
+                )
+            cache.update_layer_states(final_state, inputs_embeds.shape[1])
         else:
-            past_key_values = None
+            cache = None
         hidden_states = (inputs_embeds, *layer_outputs) if output_hidden_states else None
         if not return_dict:
-            return tuple(v for v in (outputs, past_key_values, hidden_states) if v is not None)
+            return tuple(v for v in (outputs, cache, hidden_states) if v is not None)
         return BaseModelOutputWithPast(
-            last_hidden_state=outputs, past_key_values=past_key_values, hidden_states=hidden_states
+            last_hidden_state=outputs, hidden_states=hidden_states, **{generation_cache_name(): cache}
         )
 
 
 class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
     """Character-level recurrent language model: [`CharRNNModel`] → linear layer over the vocabulary.
 
-    `past_key_values` is a [`RecurrentStateCache`]: one `(h,)` (GRU) or `(h, c)` (LSTM) per layer.
+    The cache is a [`RecurrentStateCache`]: one `(h,)` (GRU) or `(h, c)` (LSTM) per layer.
     """
 
     _tied_weights_keys = {"lm_head.weight": "char_rnn.embed_tokens.weight"}
@@ -682,12 +783,13 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: RecurrentStateCache | None = None,
+        cache: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
         r"""
@@ -695,19 +797,21 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
             input_ids (`torch.LongTensor` of shape `[batch, time]`): token ids.
             attention_mask (`torch.Tensor` of shape `[batch, time]`, *optional*): 1 for real tokens, 0 for padding.
                 Padded steps leave the state unchanged, so a padded row gives the logits it gives alone.
-            past_key_values ([`RecurrentStateCache`], *optional*): the recurrent state after the tokens seen so far;
-                `input_ids` then holds only the new tokens. Updated in place and returned.
+            cache ([`RecurrentStateCache`], *optional*): the recurrent state after the tokens seen so far;
+                `input_ids` then holds only the new tokens. Updated in place and returned. `past_key_values` is its
+                older name (transformers < 5.25), still accepted.
             inputs_embeds (`torch.FloatTensor` of shape `[batch, time, embedding_dim]`, *optional*): instead of
                 `input_ids`.
             labels (`torch.LongTensor` of shape `[batch, time]`, *optional*): usually `input_ids`; shifted inside the
                 model so that step t predicts token t+1. `-100` is ignored.
-            use_cache (`bool`, *optional*): return the recurrent state as `past_key_values`.
+            use_cache (`bool`, *optional*): return the recurrent state.
             output_hidden_states (`bool`, *optional*): return the embeddings and each layer's outputs.
 
         Returns:
             [`CausalLMOutputWithPast`] with `logits` `[batch, time, vocab_size]`, `loss` if `labels` was given and the
-            state as `past_key_values` if `use_cache`.
+            state as `cache` (`past_key_values` on transformers < 5.25) if `use_cache`.
         """
+        cache = take_cache_argument(cache, past_key_values, kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         tokens = input_ids if input_ids is not None else inputs_embeds
         if labels is not None:
@@ -715,12 +819,13 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
         outputs = self.char_rnn(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
+        cache = getattr(outputs, generation_cache_name())
         logits = self.lm_head(self.output_dropout(outputs.last_hidden_state))
 
         loss = None
@@ -728,10 +833,10 @@ class CharRNNForCausalLM(CharRNNPreTrainedModel, RecurrentGenerationMixin):
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
 
         if not return_dict:
-            output = tuple(v for v in (logits, outputs.past_key_values, outputs.hidden_states) if v is not None)
+            output = tuple(v for v in (logits, cache, outputs.hidden_states) if v is not None)
             return ((loss,) + output) if loss is not None else output
         return CausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, **{generation_cache_name(): cache}
         )
 
     def _validate_labels(self, labels, tokens):

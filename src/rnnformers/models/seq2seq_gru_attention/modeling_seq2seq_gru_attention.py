@@ -26,7 +26,7 @@ from transformers import initialization as init
 from transformers.cache_utils import Cache, LinearAttentionLayer
 from transformers.conversion_mapping import register_checkpoint_conversion_mapping
 from transformers.core_model_loading import WeightRenaming
-from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from transformers.modeling_outputs import CausalLMOutputWithPast, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
 from .configuration_seq2seq_gru_attention import Seq2SeqGRUAttentionConfig, Seq2SeqGRUAttentionEnsembleConfig
 
@@ -43,6 +43,9 @@ class RecurrentStateLayer(LinearAttentionLayer):
 
     # generate() must not build 4D attention masks or auto-compile for this cache.
     is_compileable = False
+    # A recurrent state cannot be rolled back to an earlier position (transformers 5.25's linear-attention layers
+    # claim they can, through a history this layer does not keep): nothing may crop it.
+    is_croppable = False
 
     def update_recurrent_state(self, recurrent_states: torch.Tensor, state_idx: int = 0, **kwargs) -> torch.Tensor:
         # Assign, never copy in place: the previous tensor may still be needed by autograd when the state is carried
@@ -85,16 +88,21 @@ class RecurrentStateCache(Cache):
     ```python
     >>> cache = None
     >>> for input_ids, labels in consecutive_windows:  # row i of a window continues row i of the previous one
-    ...     out = model(input_ids=input_ids, labels=labels, past_key_values=cache)
+    ...     out = model(input_ids=input_ids, labels=labels, cache=cache, use_cache=True)
     ...     out.loss.backward()
-    ...     cache = out.past_key_values.detach_()
+    ...     cache = out.cache.detach_()  # `out.past_key_values` on transformers < 5.25
     ```
     """
 
-    def __init__(self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0):
+    def __init__(
+        self, num_layers: int, number_of_states: int = 1, seen_tokens: int = 0, model_type: str | None = None
+    ):
         super().__init__(layers=[RecurrentStateLayer(number_of_states=number_of_states) for _ in range(num_layers)])
         self.number_of_states = number_of_states
         self.seen_tokens = seen_tokens
+        # The `model_type` of the model that made it (None for one built from tensors): another family's state of the
+        # same shape is refused rather than read.
+        self.model_type = model_type
 
     @classmethod
     def from_tensors(cls, states: Sequence[torch.Tensor], seen_tokens: int = 0) -> "RecurrentStateCache":
@@ -139,6 +147,10 @@ class RecurrentStateCache(Cache):
     def is_compileable(self) -> bool:
         return False
 
+    @property
+    def is_croppable(self) -> bool:
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_layers={len(self.layers)}, seen_tokens={self.seen_tokens})"
 
@@ -146,13 +158,14 @@ class RecurrentStateCache(Cache):
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn._flatten_recurrent_state_cache
 def _flatten_recurrent_state_cache(cache: RecurrentStateCache):
     states = cache.layer_states() or []
-    return [s for layer in states for s in layer], (len(cache.layers), cache.number_of_states, cache.seen_tokens)
+    context = (len(cache.layers), cache.number_of_states, cache.seen_tokens, cache.model_type)
+    return [s for layer in states for s in layer], context
 
 
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn._unflatten_recurrent_state_cache
 def _unflatten_recurrent_state_cache(values, context) -> RecurrentStateCache:
-    num_layers, number_of_states, seen_tokens = context
-    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens)
+    num_layers, number_of_states, seen_tokens, model_type = context
+    cache = RecurrentStateCache(num_layers, number_of_states, seen_tokens, model_type)
     if values:
         states = [tuple(values[i : i + number_of_states]) for i in range(0, len(values), number_of_states)]
         for layer_idx, layer_state in enumerate(states):
@@ -364,9 +377,53 @@ def _permute_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.generation_cache_name
+def generation_cache_name() -> str:
+    """The name transformers gives the generation cache: the `forward` / `prepare_inputs_for_generation` argument
+    `generate()` passes it as, the key it keeps it under and the field of the outputs it reads it back from.
+
+    transformers 5.25 renamed it from `past_key_values` to `cache`. Read from the installed release's own output class,
+    not from its version number, so that a folder saved today generates correctly on the releases that follow.
+    """
+    return "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.take_cache_argument
+def take_cache_argument(cache: Cache | None, past_key_values: Cache | None, kwargs: dict) -> Cache | None:
+    """The recurrent state a `forward` was given, as `cache` (transformers >= 5.25's name) or `past_key_values` (the
+    name before it, still accepted): both at once, or a `Cache` under any other keyword, is refused, so that no release
+    can hand the model its state under a name it would silently ignore."""
+    if cache is not None and past_key_values is not None:
+        raise ValueError("Pass the recurrent state as `cache` or as `past_key_values` (its older name), not both.")
+    for name, value in kwargs.items():
+        if isinstance(value, Cache):
+            raise ValueError(
+                f"Got a `{type(value).__name__}` as `{name}`, which this model does not read: pass the recurrent state "
+                "as `cache`."
+            )
+    return cache if cache is not None else past_key_values
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.check_cache_family
+def check_cache_family(cache, model_type: str) -> None:
+    """A cache given to a model must be a [`RecurrentStateCache`] made by a model of its own `model_type` (or built
+    from tensors): another family's state of the same shape would be read as if it were this model's."""
+    if not isinstance(cache, Cache) or not hasattr(cache, "layer_states"):
+        raise ValueError(
+            "`cache` must be the `RecurrentStateCache` returned by a previous call (build one from tensors with "
+            f"`RecurrentStateCache.from_tensors`), got {type(cache).__name__}."
+        )
+    made_by = getattr(cache, "model_type", None)
+    if made_by is not None and made_by != model_type:
+        raise ValueError(f"`cache` holds the state of a `{made_by}` model, not of this `{model_type}` model.")
+
+
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn.RecurrentGenerationMixin
 class RecurrentGenerationMixin(GenerationMixin):
-    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`]."""
+    """What `generate()` needs from a model whose cache is a [`RecurrentStateCache`], on every transformers release
+    from 5.23 on: the state travels under the release's own cache name ([`generation_cache_name`]), and a step that
+    should continue a state but is given none (or one that has read another number of positions) raises instead of
+    silently starting again from zeros."""
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
@@ -377,55 +434,102 @@ class RecurrentGenerationMixin(GenerationMixin):
         self,
         input_ids: torch.LongTensor,
         next_sequence_length: int | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         is_first_iteration: bool | None = False,
+        past_key_values: Cache | None = None,
         **kwargs,
     ) -> dict:
         """What `GenerationMixin.prepare_inputs_for_generation` does for a recurrent model, without its per-step cost
-        (4D masks, position ids, device moves): the positions the state has not read yet (`next_sequence_length`,
-        all of them without a cache), the cache, and every other keyword argument (`output_hidden_states`,
-        `encoder_outputs`, ...) forwarded to `forward` unchanged."""
+        (4D masks, position ids, device moves): the positions the state has not read yet, the cache, and every other
+        keyword argument (`output_hidden_states`, `encoder_outputs`, ...) forwarded to `forward` unchanged.
+
+        The positions to feed are what the sequence holds beyond what the state has read: `input_ids` (the decoder's
+        ids for an encoder–decoder) hold the whole sequence, as `generate()` passes it; for a decoder-only model given
+        only the new ids, `attention_mask` spans the whole sequence. A sequence no longer than what the state has read,
+        or a step `generate()` means to continue (`next_sequence_length`) from a state that is missing or has read
+        another number of positions, raises a `ValueError`: a recurrent model must never restart silently."""
+        cache = take_cache_argument(cache, past_key_values, {})
+        seen = cache.get_seq_length() if cache is not None else 0
+        use_embeds = not self.config.is_encoder_decoder and inputs_embeds is not None and is_first_iteration
+        given = inputs_embeds if use_embeds else input_ids
+        # The whole sequence's length: the decoder-only mask covers it even when only the new ids are given.
+        if not self.config.is_encoder_decoder and attention_mask is not None and not use_embeds:
+            total = attention_mask.shape[1]
+        else:
+            total = given.shape[1]
+        if next_sequence_length is not None and total - next_sequence_length != seen:
+            have = "no cache" if cache is None else f"a cache that has read {seen}"
+            raise ValueError(
+                f"generate() asked to continue after {total - next_sequence_length} positions with "
+                f"{next_sequence_length} new one(s), but the model was given {have}: the recurrent state did not come "
+                f"back under `{generation_cache_name()}` (a transformers release that passes it otherwise?). Refusing "
+                "to restart from a zero state."
+            )
+        if cache is not None and seen > 0:
+            new = total - seen
+            if new < 1:
+                raise ValueError(
+                    f"The cache has read {seen} positions but the sequence has {total}: nothing new to continue from. "
+                    "Pass the whole sequence so far (e.g. the `sequences` generate() returned with this cache), with "
+                    "at least one position the cache has not read."
+                )
+            if new > given.shape[1]:
+                raise ValueError(
+                    f"The cache has read {seen} of the {total} positions `attention_mask` spans, so {new} new ids are "
+                    f"needed, but only {given.shape[1]} were given."
+                )
+            next_sequence_length = new
+        new_inputs = given[:, -next_sequence_length:] if next_sequence_length else given
+
         model_inputs = {key: value for key, value in kwargs.items() if key not in ("labels", "position_ids")}
-        seen = past_key_values.get_seq_length() if past_key_values is not None else 0
-        if next_sequence_length is None and 0 < seen < input_ids.shape[1]:
-            # Continuing from a returned cache with the whole sequence (an encoder–decoder has no decoder mask that
-            # generate() could tell this from): feed only the positions the state has not read.
-            next_sequence_length = input_ids.shape[1] - seen
         if self.config.is_encoder_decoder:
             # `input_ids` are the decoder's tokens; `attention_mask` stays the source's.
-            new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
             model_inputs["decoder_input_ids"] = new_inputs
             model_inputs["attention_mask"] = attention_mask
         else:
-            if inputs_embeds is not None and is_first_iteration:
-                new_inputs = inputs_embeds[:, -next_sequence_length:] if next_sequence_length else inputs_embeds
+            if use_embeds:
                 model_inputs.update(input_ids=None, inputs_embeds=new_inputs)
             else:
-                new_inputs = input_ids[:, -next_sequence_length:] if next_sequence_length else input_ids
                 model_inputs["input_ids"] = new_inputs
             if attention_mask is not None:
                 # The state summarises the positions before these: the mask covers the new positions only.
                 model_inputs["attention_mask"] = attention_mask[:, -new_inputs.shape[1] :]
-        model_inputs["past_key_values"] = past_key_values
+        model_inputs["cache"] = cache
         return model_inputs
 
     def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
-        """`GenerationMixin.generate`, with clear errors for `num_beams` < 1 (transformers divides by it first) and for
-        a `past_key_values` whose rows are not the inputs' rows (a cache returned by beam search)."""
-        num_beams = kwargs.get("num_beams", (generation_config or self.generation_config).num_beams)
+        """`GenerationMixin.generate`, with the recurrent state accepted as `cache` or `past_key_values` on every
+        release, and clear errors for `num_beams` < 1 (transformers divides by it first), for assisted decoding (a
+        recurrent state cannot be rolled back) and for a cache whose rows are not the inputs' rows (a cache returned
+        by beam search)."""
+        config = generation_config or self.generation_config
+        num_beams = kwargs.get("num_beams", config.num_beams)
         # None: not set, generate() then uses 1.
         if num_beams is not None and (isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1):
             raise ValueError(f"`num_beams` must be an integer of at least 1, got {num_beams!r}.")
-        # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
-        cache = kwargs.get("past_key_values")
-        if hasattr(cache, "layer_states"):
-            self._check_cache_rows(cache, inputs, kwargs)
+        assisted = [
+            name
+            for name in ("assistant_model", "prompt_lookup_num_tokens", "assistant_early_exit")
+            if kwargs.get(name, getattr(config, name, None)) is not None
+        ]
+        if assisted:
+            raise ValueError(
+                f"Assisted decoding (`{assisted[0]}`) is not supported: this model is stateful, and a recurrent state "
+                "cannot be rolled back to the position before rejected draft tokens."
+            )
+        cache = take_cache_argument(kwargs.pop("cache", None), kwargs.pop("past_key_values", None), {})
+        if cache is not None:
+            # Duck-typed: each family's modeling file has its own copy of `RecurrentStateCache`.
+            if hasattr(cache, "layer_states"):
+                self._check_cache_rows(cache, inputs, kwargs)
+            kwargs[generation_cache_name()] = cache
         outputs = super().generate(inputs, generation_config=generation_config, **kwargs)
-        if (num_beams or 1) > 1 and hasattr(getattr(outputs, "past_key_values", None), "layer_states"):
+        returned = getattr(outputs, generation_cache_name(), None) if isinstance(outputs, ModelOutput) else None
+        if (num_beams or 1) > 1 and hasattr(returned, "layer_states"):
             # Its rows are the last running beams, not the returned sequences (the best finished hypotheses).
-            outputs.past_key_values.rows_are_beams = True
+            returned.rows_are_beams = True
         return outputs
 
     def _check_cache_rows(self, cache: RecurrentStateCache, inputs: torch.Tensor | None, kwargs: dict) -> None:
@@ -446,7 +550,7 @@ class RecurrentGenerationMixin(GenerationMixin):
             )
         if problem is not None:
             raise ValueError(
-                f"`past_key_values` cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
+                f"The cache cannot be continued: {problem}. Continue from the cache of a greedy or sampled "
                 "generation (one row per returned sequence), or pass no cache."
             )
 
@@ -745,7 +849,8 @@ class Seq2SeqGRUAttentionPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "input_ids"
     _no_split_modules = []
-    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup.
+    # The recurrent state cannot be rolled back to an earlier position: no assisted decoding / prompt lookup. generate()
+    # refuses them itself on every release; transformers < 5.25 also read this flag (5.25 dropped it).
     _is_stateful = True
 
     def __init__(self, config: Seq2SeqGRUAttentionConfig, *inputs, **kwargs):
@@ -789,7 +894,7 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
     """The encoder–decoder without its output layer: encoder → decoder with attention. What `AutoModel` loads.
 
     `last_hidden_state` [batch, target_len, 2 * hidden_size] is `[attention vector; decoder output]` at each target
-    position; `past_key_values` the decoder's [`RecurrentStateCache`].
+    position; `cache` (`past_key_values` on transformers < 5.25) the decoder's [`RecurrentStateCache`].
     """
 
     def __init__(self, config: Seq2SeqGRUAttentionConfig):
@@ -810,7 +915,7 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
     def get_decoder(self) -> Seq2SeqGRUAttentionDecoder:
         return self.decoder
 
-    def _validate_decoder_inputs(self, decoder_input_ids, decoder_inputs_embeds, past_key_values, batch_size):
+    def _validate_decoder_inputs(self, decoder_input_ids, decoder_inputs_embeds, cache, batch_size):
         if (decoder_input_ids is None) == (decoder_inputs_embeds is None):
             raise ValueError("Pass exactly one of `decoder_input_ids` or `decoder_inputs_embeds` (or `labels`).")
         tokens = decoder_input_ids if decoder_input_ids is not None else decoder_inputs_embeds
@@ -826,25 +931,21 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
             )
         if decoder_input_ids is not None and decoder_input_ids.dtype.is_floating_point:
             raise ValueError(f"`decoder_input_ids` must hold integer token ids, got dtype {decoder_input_ids.dtype}.")
-        if past_key_values is not None:
-            if not isinstance(past_key_values, Cache) or not hasattr(past_key_values, "layer_states"):
-                raise ValueError(
-                    "`past_key_values` must be the `RecurrentStateCache` returned by a previous call, got "
-                    f"{type(past_key_values).__name__}."
-                )
-            states = past_key_values.layer_states()
+        if cache is not None:
+            check_cache_family(cache, self.config.model_type)
+            states = cache.layer_states()
             expected = (batch_size, self.config.hidden_size)
             if states is not None and (
                 len(states) != self.config.num_layers
                 or any(len(layer) != 1 or tuple(layer[0].shape) != expected for layer in states)
             ):
                 raise ValueError(
-                    f"`past_key_values` must hold {self.config.num_layers} layers of one decoder state shaped "
+                    f"`cache` must hold {self.config.num_layers} layers of one decoder state shaped "
                     f"{expected} (batch, hidden_size)."
                 )
         # One device→host sync, on the eager path only. Ids that continue a state (each step of generate() after the
         # first) are the model's own samples: checking them would sync at every generated token.
-        continuing = past_key_values is not None and past_key_values.get_seq_length() > 0
+        continuing = cache is not None and cache.get_seq_length() > 0
         if is_tracing() or decoder_input_ids is None or continuing:
             return
         low, high = torch.aminmax(decoder_input_ids)
@@ -861,13 +962,14 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
-        past_key_values: RecurrentStateCache | None = None,
+        cache: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         decoder_inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         **kwargs,
     ) -> Seq2SeqModelOutput | tuple:
         r"""
@@ -877,10 +979,11 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         Returns:
             [`Seq2SeqModelOutput`] with `last_hidden_state` `[batch, target_len, 2 * hidden_size]`.
         """
+        cache = take_cache_argument(cache, past_key_values, kwargs)
         if use_cache is None:
             # No state is kept while training unless a cache is carried on (truncated BPTT): the Trainer then never
             # sees one among the outputs.
-            use_cache = self.config.use_cache and (not self.training or past_key_values is not None)
+            use_cache = self.config.use_cache and (not self.training or cache is not None)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -899,17 +1002,17 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         else:
             if not isinstance(encoder_outputs, Seq2SeqGRUAttentionEncoderOutput):
                 encoder_outputs = Seq2SeqGRUAttentionEncoderOutput(*encoder_outputs)
-            if attention_mask is not None and past_key_values is None and not is_tracing():
+            if attention_mask is not None and cache is None and not is_tracing():
                 # Checked once per source: the encoder checked it if it ran, else here, before the first step.
                 check_no_empty_rows(attention_mask, "attention_mask")
         source = encoder_outputs.last_hidden_state
         batch_size = source.shape[0]
 
         # 2. Decode, from the encoder's final states or from the cached state.
-        self._validate_decoder_inputs(decoder_input_ids, decoder_inputs_embeds, past_key_values, batch_size)
+        self._validate_decoder_inputs(decoder_input_ids, decoder_inputs_embeds, cache, batch_size)
         if decoder_inputs_embeds is None:
             decoder_inputs_embeds = self.get_input_embeddings()(decoder_input_ids)
-        initial_state = past_key_values.layer_states() if past_key_values is not None else None
+        initial_state = cache.layer_states() if cache is not None else None
         if initial_state is None:
             final_state = encoder_outputs.final_state.to(decoder_inputs_embeds.dtype)
             initial_state = [(final_state[:, layer],) for layer in range(self.config.num_layers)]
@@ -922,18 +1025,18 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
         )
 
         if use_cache:
-            if past_key_values is None:
-                past_key_values = RecurrentStateCache(self.config.num_layers, 1)
-            past_key_values.update_layer_states(decoder_outputs.final_state, decoder_inputs_embeds.shape[1])
+            if cache is None:
+                cache = RecurrentStateCache(self.config.num_layers, 1, model_type=self.config.model_type)
+            cache.update_layer_states(decoder_outputs.final_state, decoder_inputs_embeds.shape[1])
         else:
-            past_key_values = None
+            cache = None
         cross_attentions = (decoder_outputs.attentions.unsqueeze(1),) if output_attentions else None
         if not return_dict:
             return tuple(
                 v
                 for v in (
                     decoder_outputs.last_hidden_state,
-                    past_key_values,
+                    cache,
                     decoder_outputs.hidden_states,
                     cross_attentions,
                     source,
@@ -943,11 +1046,11 @@ class Seq2SeqGRUAttentionModel(Seq2SeqGRUAttentionPreTrainedModel):
             )
         return Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
             cross_attentions=cross_attentions,
             encoder_last_hidden_state=source,
             encoder_hidden_states=encoder_outputs.hidden_states,
+            **{generation_cache_name(): cache},
         )
 
 
@@ -956,7 +1059,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
     [`Seq2SeqGRUAttentionModel`] → dropout → linear layer over the vocabulary (through a projection to
     `embedding_dim` when the output layer is tied to the embedding).
 
-    `past_key_values` is the decoder's [`RecurrentStateCache`]; with it, `decoder_input_ids` holds only the new tokens.
+    The cache is the decoder's [`RecurrentStateCache`]; with it, `decoder_input_ids` holds only the new tokens.
     The encoder outputs never change while decoding, so `generate()` keeps them in `encoder_outputs`.
     """
 
@@ -1016,7 +1119,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
-        past_key_values: RecurrentStateCache | None = None,
+        cache: RecurrentStateCache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         decoder_inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
@@ -1024,6 +1127,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutput | tuple:
         r"""
@@ -1034,18 +1138,20 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
                 row translates exactly as it does alone.
             decoder_input_ids (`torch.LongTensor` of shape `[batch, target_len]`, *optional*): decoder inputs; made
                 from `labels` by shifting them right behind `decoder_start_token_id` if not given. With
-                `past_key_values`, only the new tokens.
+                a cache, only the new tokens.
             decoder_attention_mask (*optional*): accepted for API compatibility and not used: the decoder reads
                 left to right and target padding is on the right, so padding never changes a real position's output.
             encoder_outputs ([`Seq2SeqGRUAttentionEncoderOutput`], *optional*): the encoder's outputs for the source,
                 to skip running it again (what `generate()` does).
-            past_key_values ([`RecurrentStateCache`], *optional*): the decoder state after the target tokens seen so
-                far (one `(h,)` per layer). Updated in place and returned.
+            cache ([`RecurrentStateCache`], *optional*): the decoder state after the target tokens seen so far (one
+                `(h,)` per layer). Updated in place and returned. `past_key_values` is its older name (transformers
+                < 5.25), still accepted.
             inputs_embeds / decoder_inputs_embeds (*optional*): embeddings instead of `input_ids` /
                 `decoder_input_ids`.
             labels (`torch.LongTensor` of shape `[batch, target_len]`, *optional*): target ids ending with `</s>`;
                 `-100` positions are ignored by the cross-entropy loss.
-            use_cache (`bool`, *optional*): return the decoder state as `past_key_values`.
+            use_cache (`bool`, *optional*): return the decoder state (as `cache`; `past_key_values` on transformers
+                < 5.25).
             output_attentions (`bool`, *optional*): return the attention weights as `cross_attentions`, one tensor
                 `[batch, 1, target_len, source_len]` (one layer, one head).
             output_hidden_states (`bool`, *optional*): return the embeddings and each layer's outputs of the encoder
@@ -1054,6 +1160,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         Returns:
             [`Seq2SeqLMOutput`] with `logits` `[batch, target_len, vocab_size]` and `loss` if `labels` was given.
         """
+        cache = take_cache_argument(cache, past_key_values, kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if labels is not None:
             self._validate_labels(labels)
@@ -1079,7 +1186,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
             attention_mask=attention_mask,
             decoder_input_ids=decoder_input_ids,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
@@ -1087,6 +1194,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
+        cache = getattr(outputs, generation_cache_name())
         combined = self.dropout(outputs.last_hidden_state)
         if self.output_projection is not None:
             combined = self.output_projection(combined)
@@ -1101,7 +1209,7 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
                 v
                 for v in (
                     logits,
-                    outputs.past_key_values,
+                    cache,
                     outputs.decoder_hidden_states,
                     outputs.cross_attentions,
                     outputs.encoder_last_hidden_state,
@@ -1113,11 +1221,11 @@ class Seq2SeqGRUAttention(Seq2SeqGRUAttentionPreTrainedModel, RecurrentGeneratio
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             decoder_hidden_states=outputs.decoder_hidden_states,
             cross_attentions=outputs.cross_attentions,
             encoder_last_hidden_state=outputs.encoder_last_hidden_state,
             encoder_hidden_states=outputs.encoder_hidden_states,
+            **{generation_cache_name(): cache},
         )
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
@@ -1169,7 +1277,7 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
     Luong et al., 2015; OpenNMT's and fairseq's `translate` with several models) at the cost of decoding each member.
 
     `logits` are the log of the mean probabilities, `[batch, target_len, vocab_size]` (so `softmax(logits)` is the
-    ensemble's distribution), `loss` their cross-entropy with `labels`. `past_key_values` is one
+    ensemble's distribution), `loss` their cross-entropy with `labels`. The cache is one
     [`RecurrentStateCache`] holding every member's decoder layers, member after member. Only for decoding and
     scoring: each member is trained on its own ([`Seq2SeqGRUAttention`]).
     """
@@ -1231,22 +1339,24 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
             for output, state, config in zip(outputs, states, configs)
         ]
 
-    def _member_caches(self, past_key_values: RecurrentStateCache | None) -> list[RecurrentStateCache | None]:
+    def _member_caches(self, cache: RecurrentStateCache | None) -> list[RecurrentStateCache | None]:
         """The ensemble's cache → one cache per member (its decoder layers), or `None`s before the first step."""
-        states = past_key_values.layer_states() if past_key_values is not None else None
+        if cache is not None:
+            check_cache_family(cache, self.config.model_type)
+        states = cache.layer_states() if cache is not None else None
         if states is None:
             return [None] * len(self.members)
         layer_counts = [member.config.num_layers for member in self.members]
         if len(states) != sum(layer_counts):
             raise ValueError(
-                f"`past_key_values` must hold the {sum(layer_counts)} decoder layers of the members "
+                f"`cache` must hold the {sum(layer_counts)} decoder layers of the members "
                 f"({' + '.join(map(str, layer_counts))}), got {len(states)}."
             )
         caches, start = [], 0
         for count in layer_counts:
-            cache = RecurrentStateCache(count, 1)
-            cache.update_layer_states(states[start : start + count], past_key_values.get_seq_length())
-            caches.append(cache)
+            member_cache = RecurrentStateCache(count, 1)
+            member_cache.update_layer_states(states[start : start + count], cache.get_seq_length())
+            caches.append(member_cache)
             start += count
         return caches
 
@@ -1257,24 +1367,26 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: Seq2SeqGRUAttentionEncoderOutput | tuple | None = None,
-        past_key_values: RecurrentStateCache | None = None,
+        cache: RecurrentStateCache | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        past_key_values: RecurrentStateCache | None = None,
         **kwargs,
     ) -> Seq2SeqLMOutput | tuple:
         r"""
         Args: as [`Seq2SeqGRUAttention.forward`] (`input_ids` / `attention_mask` [batch, source_len],
             `decoder_input_ids` or `labels` [batch, target_len], `encoder_outputs` of the ensemble's encoder,
-            `past_key_values` of a previous call). Embeddings instead of ids, attention weights and hidden states
+            `cache` of a previous call). Embeddings instead of ids, attention weights and hidden states
             are the members' own: ask a member for them.
 
         Returns:
             [`Seq2SeqLMOutput`] with `logits` `[batch, target_len, vocab_size]` (log mean probabilities) and `loss`
             (their cross-entropy with `labels`, `-100` ignored) if `labels` was given.
         """
+        cache = take_cache_argument(cache, past_key_values, kwargs)
         for name, value in (("inputs_embeds", kwargs.get("inputs_embeds")),
                             ("decoder_inputs_embeds", kwargs.get("decoder_inputs_embeds")),
                             ("output_attentions", output_attentions), ("output_hidden_states", output_hidden_states)):
@@ -1299,41 +1411,41 @@ class Seq2SeqGRUAttentionEnsemble(PreTrainedModel, RecurrentGenerationMixin):
             encoder_outputs = Seq2SeqGRUAttentionEncoderOutput(*encoder_outputs)
 
         log_probs, new_states = [], []
-        for member, member_encoder_outputs, cache in zip(
-            self.members, self._split_encoder_outputs(encoder_outputs), self._member_caches(past_key_values)
+        for member, member_encoder_outputs, member_cache in zip(
+            self.members, self._split_encoder_outputs(encoder_outputs), self._member_caches(cache)
         ):
             outputs = member(
                 attention_mask=attention_mask,
                 decoder_input_ids=decoder_input_ids,
                 encoder_outputs=member_encoder_outputs,
-                past_key_values=cache,
+                cache=member_cache,
                 use_cache=use_cache,
             )
             log_probs.append(outputs.logits.float().log_softmax(dim=-1))
             if use_cache:
-                new_states += outputs.past_key_values.layer_states()
+                new_states += getattr(outputs, generation_cache_name()).layer_states()
         # log(mean_m p_m), computed stably: the mean of the members' probabilities, as fairseq's and OpenNMT's
         # ensembles average them.
         logits = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
 
         if use_cache:
-            if past_key_values is None:
-                past_key_values = RecurrentStateCache(len(new_states), 1)
-            past_key_values.update_layer_states(new_states, decoder_input_ids.shape[1])
+            if cache is None:
+                cache = RecurrentStateCache(len(new_states), 1, model_type=self.config.model_type)
+            cache.update_layer_states(new_states, decoder_input_ids.shape[1])
         else:
-            past_key_values = None
+            cache = None
         loss = None
         if labels is not None:
             loss = nn.functional.nll_loss(logits.reshape(-1, logits.shape[-1]), labels.to(logits.device).reshape(-1),
                                           ignore_index=-100)
         if not return_dict:
-            output = tuple(v for v in (logits, past_key_values, encoder_outputs.last_hidden_state) if v is not None)
+            output = tuple(v for v in (logits, cache, encoder_outputs.last_hidden_state) if v is not None)
             return ((loss,) + output) if loss is not None else output
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=past_key_values,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            **{generation_cache_name(): cache},
         )
 
 
