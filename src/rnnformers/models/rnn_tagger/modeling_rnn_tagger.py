@@ -202,11 +202,12 @@ class RecurrentStack(nn.Module):
         step_mask = order = None
         if attention_mask is not None:
             mask = attention_mask.bool()
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            # Sorting on "is padding, then position" moves each row's valid steps to the front, in their order. (The
+            # keys are unique, so any sort is stable here: ONNX, which has no stable sort, exports it.)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            order = torch.argsort((~mask).long() * seq_len + steps, dim=1)
             inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
             lengths = mask.sum(dim=1, keepdim=True)
-            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
             step_mask = steps < lengths
         if self.num_directions == 2:
             if step_mask is None:
@@ -313,9 +314,10 @@ def left_align(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
         `x.scatter(1, order, aligned)` puts them back; `step_mask` [batch, time] (bool): the real steps of `aligned`.
     """
     mask = attention_mask.bool()
-    # A stable sort on "is padding" keeps the real tokens in their order.
-    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+    # Sorting on "is padding, then position" keeps the real tokens in their order (unique keys: any sort is stable,
+    # and ONNX, which has no stable sort, exports it).
     steps = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
+    order = torch.argsort((~mask).long() * mask.shape[1] + steps, dim=1)
     return order, steps < mask.sum(dim=1, keepdim=True)
 
 
@@ -448,11 +450,17 @@ class TokenCharacterEncoder(nn.Module):
 
     def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
         """[batch, time] ids → [batch, time, features]."""
-        unique_ids, inverse = torch.unique(input_ids, return_inverse=True)
+        if torch.jit.is_tracing():
+            # ONNX export (a TorchScript trace): every position's token is encoded, the same features for more work.
+            # ONNX's `Unique` does not give back inverse indices that match PyTorch's.
+            unique_ids, inverse = input_ids.flatten(), torch.arange(input_ids.numel(), device=input_ids.device)
+        else:
+            unique_ids, inverse = torch.unique(input_ids, return_inverse=True)
         chars = self.token_chars[unique_ids]  # [distinct, max_token_chars]
         features = self.convolution(self.embed_chars(chars).transpose(1, 2)).transpose(1, 2)
         features = torch.relu(features).masked_fill((chars == 0).unsqueeze(-1), 0.0)
-        return features.amax(dim=1)[inverse]
+        # index_select rather than `[inverse]`: the same rows, with a rank ONNX export can follow.
+        return features.amax(dim=1).index_select(0, inverse.flatten()).view(*input_ids.shape, -1)
 
 
 class CharLanguageModel(nn.Module):

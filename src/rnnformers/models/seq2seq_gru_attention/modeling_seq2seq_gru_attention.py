@@ -358,11 +358,12 @@ class RecurrentStack(nn.Module):
         step_mask = order = None
         if attention_mask is not None:
             mask = attention_mask.bool()
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            # Sorting on "is padding, then position" moves each row's valid steps to the front, in their order. (The
+            # keys are unique, so any sort is stable here: ONNX, which has no stable sort, exports it.)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            order = torch.argsort((~mask).long() * seq_len + steps, dim=1)
             inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
             lengths = mask.sum(dim=1, keepdim=True)
-            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
             step_mask = steps < lengths
         if self.num_directions == 2:
             if step_mask is None:
