@@ -24,6 +24,7 @@ log-probability to the power `length_penalty`, as transformers normalises them).
 """
 
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,11 @@ from torch import nn
 
 
 OPSET = 17
+
+
+def _family_module(model):
+    """The modeling module of `model`'s class: the installed family's, or a saved folder's own copy (remote code)."""
+    return sys.modules[type(model).__module__]
 
 
 def _require_onnxruntime():
@@ -174,7 +180,7 @@ class OnnxClassifier:
         mask = torch.as_tensor(np.asarray(attention_mask))
         if self.model is None or getattr(self.model, "crf", None) is None:
             return [row[m.bool()].argmax(-1).tolist() for row, m in zip(emissions, mask)]
-        module = __import__(type(self.model).__module__, fromlist=["left_align", "_gather_steps"])
+        module = _family_module(self.model)
         order, step_mask = module.left_align(mask)
         with torch.no_grad():
             paths = self.model.crf.decode(module._gather_steps(emissions, order), step_mask)
@@ -191,8 +197,7 @@ class _CharRNNStepGraph(nn.Module):
         self.lstm = model.config.cell_type == "lstm"
 
     def forward(self, input_ids, state_h, state_c=None):
-        cache_class = type(self.model).__module__
-        module = __import__(cache_class, fromlist=["RecurrentStateCache", "generation_cache_name"])
+        module = _family_module(self.model)
         states = (state_h, state_c) if self.lstm else (state_h,)
         cache = module.RecurrentStateCache.from_tensors(states)
         out = self.model(input_ids=input_ids, use_cache=True, return_dict=True,
@@ -303,8 +308,7 @@ class _DecoderStepGraph(nn.Module):
         self.model = model
 
     def forward(self, decoder_input_ids, encoder_hidden_states, attention_mask, state):
-        module = __import__(type(self.model).__module__,
-                            fromlist=["RecurrentStateCache", "Seq2SeqGRUAttentionEncoderOutput", "generation_cache_name"])
+        module = _family_module(self.model)
         cache = module.RecurrentStateCache.from_tensors((state.transpose(0, 1),))
         encoder_outputs = module.Seq2SeqGRUAttentionEncoderOutput(last_hidden_state=encoder_hidden_states,
                                                                   final_state=state)
