@@ -141,7 +141,7 @@ def test_missing_and_wrong_family_folders_give_messages(folders, tmp_path):
     (lm_folder / "config.json").write_text(config)
     assert "another head (GRUForCausalLM)" in app.load_served("classifier", lm_folder).error
     (tmp_path / "empty").mkdir()
-    assert "no model config" in app.load_served("translator", tmp_path / "empty").error
+    assert "no model config could be loaded" in app.load_served("translator", tmp_path / "empty").error
     assert "No folder given" in app.load_served("char_rnn", None).error
 
 
@@ -214,6 +214,10 @@ def test_page_in_a_headless_browser(folders, tmp_path):
             assert generated.startswith("KING:")
             shot = Path(os.environ.get("APP_SCREENSHOT", tmp_path / "app.png"))
             page.screenshot(path=str(shot), full_page=True)
+            page.fill("#prompt textarea", "")  # bad input: a message on the page, not a traceback
+            page.click("#generate-button")
+            page.get_by_text("the prompt is empty").first.wait_for()
+            assert "Traceback" not in page.inner_text("body")
 
             page.get_by_role("tab", name="Classify").click()
             header = page.inner_text("#classifier-header")

@@ -135,7 +135,7 @@ def load_served(slot_name: str, folder: str | None) -> Served:
     try:
         config = AutoConfig.from_pretrained(folder)
     except Exception as error:  # noqa: BLE001  (any failure becomes a message on the page)
-        served.error = f"`{folder}` holds no model config that loads ({type(error).__name__}: {error})."
+        served.error = f"`{folder}`: no model config could be loaded from it ({type(error).__name__}: {error})."
         return served
     model_type = getattr(config, "model_type", None)
     heads = set(getattr(config, "architectures", None) or [])
