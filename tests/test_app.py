@@ -106,6 +106,7 @@ def test_translate_gives_text_and_attention_of_the_right_shape(served):
     np.testing.assert_allclose(result.attention.sum(axis=1), 1.0, atol=1e-5)
     figure = app.attention_figure(result)
     assert np.asarray(figure.data[0].z).shape == result.attention.shape
+    assert "0: &lt;s&gt;" in figure.data[0].x  # plotly reads labels as HTML: "<s>" escaped
 
 
 def test_tag_gives_one_tag_per_word_and_says_which_decoding(served, folders):

@@ -18,6 +18,7 @@ of the library) and `main(argv)` parses the command line of the root `app.py`.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import threading
@@ -260,7 +261,7 @@ def generation_kwargs(max_new_tokens: int, do_sample: bool, temperature: float, 
             raise ValueError(f"top-p must be in (0, 1], got {top_p}.")
         if top_k < 0:
             raise ValueError(f"top-k must be at least 0 (0: off), got {top_k}.")
-        kwargs.update(temperature=float(temperature), top_k=top_k or None, top_p=float(top_p))
+        kwargs.update(temperature=float(temperature), top_k=top_k, top_p=float(top_p))  # top_k=0: off
     return kwargs
 
 
@@ -389,7 +390,7 @@ def attention_figure(result: Translation):
     source, target = labelled(result.source_tokens), labelled(result.target_tokens)
     try:
         import plotly.graph_objects as go
-    except ImportError:
+    except ImportError:  # matplotlib's labels are plain text
         import matplotlib
 
         matplotlib.use("Agg")
@@ -404,6 +405,8 @@ def attention_figure(result: Translation):
         fig.colorbar(image, ax=ax, fraction=0.04)
         fig.tight_layout()
         return fig
+    # plotly reads labels as HTML: "<s>" would strike the rest through.
+    source, target = ([html.escape(label) for label in labels] for labels in (source, target))
     fig = go.Figure(go.Heatmap(
         z=result.attention, x=source, y=target, zmin=0, zmax=1, colorscale="Viridis",
         hovertemplate="target %{y}<br>source %{x}<br>weight %{z:.3f}<extra></extra>",
