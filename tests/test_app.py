@@ -170,7 +170,7 @@ def test_root_app_py_runs_the_app_main():
     spec.loader.exec_module(module)
     assert module.main is app.main
     args = app.build_parser().parse_args([])
-    assert (args.char_rnn, args.host, args.port) == ("outputs/char-rnn-shakespeare", None, None)
+    assert (args.char_rnn, args.host, args.port) == ("./outputs/char-rnn-shakespeare", None, None)
 
 
 def _chromium() -> str | None:

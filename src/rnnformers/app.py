@@ -56,23 +56,23 @@ class Slot:
     auto_class: type
     accepts: dict  # model_type -> the head classes (config.architectures) accepted, None for any
     made_by: str  # which script saves such folders
-    default_folder: str
+    default_folder: str  # "./...": a local path, never looked up on the Hub
 
 
 SLOTS = {
     slot.name: slot
     for slot in (
         Slot("char_rnn", "Generate", "a char-RNN language model (model_type char_rnn)", AutoModelForCausalLM,
-             {"char_rnn": None}, "scripts/train_char_rnn.py", "outputs/char-rnn-shakespeare"),
+             {"char_rnn": None}, "scripts/train_char_rnn.py", "./outputs/char-rnn-shakespeare"),
         Slot("classifier", "Classify", "a GRU sentiment classifier (model_type gru, GRUForSequenceClassification)",
              AutoModelForSequenceClassification, {"gru": {"GRUForSequenceClassification"}},
-             "scripts/train_sentiment.py", "outputs/gru-imdb"),
+             "scripts/train_sentiment.py", "./outputs/gru-imdb"),
         Slot("translator", "Translate", "a GRU encoder-decoder with attention (model_type seq2seq_gru_attention)",
              AutoModelForSeq2SeqLM, {"seq2seq_gru_attention": None}, "scripts/train_translation.py",
-             "outputs/nmt-en-es-v3"),
+             "./outputs/nmt-en-es-v3"),
         Slot("tagger", "Tag", "a POS tagger (model_type rnn_tagger, or gru with GRUForTokenClassification)",
              AutoModelForTokenClassification, {"rnn_tagger": None, "gru": {"GRUForTokenClassification"}},
-             "scripts/train_tagger.py", "outputs/tagger-ewt-char"),
+             "scripts/train_tagger.py", "./outputs/tagger-ewt-char"),
     )
 }
 
