@@ -5,6 +5,7 @@
         --validation_split_percentage 20          # only the validation part train_sentiment.py held out
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --json
     python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype bfloat16   # AMX / AVX-512 BF16
+    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype int8       # int8 kernels
 
 The model runs through `pipeline("text-classification")` (batches of texts of similar length, truncated to the
 tokenizer's saved max length) and its label names are mapped back to class ids with the model's `label2id`; the
@@ -18,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from transformers import AutoConfig, HfArgumentParser, pipeline
 
 import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
 from rnnformers.metrics import load_metric
+from rnnformers.quantization import check_inference_dtype, for_inference, loading_dtype
 from rnnformers.training.data import check_labels, load_sentiment_splits
 from rnnformers.training.lifecycle import load_pretrained
 
@@ -46,16 +47,16 @@ class EvaluationArguments:
     device: str | None = field(default=None, metadata={"help": "'cpu', 'cuda', ... (default: the best available)."})
     dtype: str = field(
         default="float32",
-        metadata={"help": "The weights' dtype: float32 or bfloat16 (the matrix products in bfloat16: several times "
-                          "faster on CPUs with AMX / AVX-512 BF16, as training with --bf16)."},
+        metadata={"help": "The weights' dtype: float32, bfloat16 (the matrix products in bfloat16: several times "
+                          "faster on CPUs with AMX / AVX-512 BF16, as training with --bf16) or int8 (the recurrent and "
+                          "linear layers quantized: rnnformers.quantization, CPU only)."},
     )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub model's code to run."})
     json: bool = field(default=False, metadata={"help": "Print the result as one JSON object."})
 
 
 def evaluate_classifier(args: EvaluationArguments) -> dict:
-    if args.dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"--dtype must be float32 or bfloat16, got {args.dtype!r}.")
+    check_inference_dtype(args.dtype)
     # The same non-empty texts and the same split as train_sentiment.py's.
     splits = load_sentiment_splits(
         args.file, text_column=args.text_column, label_column=args.label_column,
@@ -73,10 +74,11 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
         device=args.device,
         batch_size=args.batch_size,
         trust_remote_code=args.trust_remote_code,
-        dtype=getattr(torch, args.dtype),
+        dtype=loading_dtype(args.dtype),
         truncation=True,
         **({"max_length": args.max_length} if args.max_length else {}),
     )
+    classifier = for_inference(classifier, args.dtype)
     label2id = classifier.model.config.label2id
     # Labels the model does not know would be scored as plain errors: refuse them, naming the file.
     check_labels({"file": data}, args.label_column, len(label2id), Path(args.file).name)
@@ -101,7 +103,8 @@ def evaluate_classifier(args: EvaluationArguments) -> dict:
             else "whole file"
         ),
         "samples": len(data),
-        "dtype": str(classifier.model.dtype).removeprefix("torch."),  # the weights' dtype, as loaded
+        # the weights' dtype as loaded, or int8
+        "dtype": "int8" if args.dtype == "int8" else str(classifier.model.dtype).removeprefix("torch."),
         "accuracy": results["accuracy"],
         "f1": results["f1"],
         "samples_per_second": len(data) / seconds,

@@ -6,6 +6,7 @@ pipeline.
     echo "I like soccer." | python scripts/translate.py outputs/nmt-en-es      # one sentence per input line
 
     python scripts/translate.py outputs/nmt-en-es "I like soccer." --num_beams 5 --dtype bfloat16  # AMX / AVX-512 BF16
+    python scripts/translate.py outputs/nmt-en-es "I like soccer." --num_beams 5 --dtype int8  # int8 kernels
 
 Prints one translation per line. `--num_beams 1` (the default) is greedy decoding. The model may be a local folder or
 a Hub id; `--trust_remote_code` runs the code saved with the model instead of the installed rnnformers.
@@ -14,21 +15,23 @@ a Hub id; `--trust_remote_code` runs the code saved with the model instead of th
 import argparse
 import sys
 
-import torch
 from transformers import AutoConfig, pipeline
 
 from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
+from rnnformers.quantization import INFERENCE_DTYPES, for_inference, loading_dtype
 from rnnformers.training.lifecycle import load_pretrained
 
 
 def load_translator(model: str, dtype: str = "float32", trust_remote_code: bool = False):
-    """The "rnn-translation" pipeline of a saved folder or Hub id, with the weights in `dtype`."""
+    """The "rnn-translation" pipeline of a saved folder or Hub id, with the weights in `dtype` ("float32", "bfloat16",
+    or "int8": the recurrent and linear layers quantized, see `rnnformers.quantization`)."""
     load_pretrained(AutoConfig, model, "model", trust_remote_code=trust_remote_code)  # a clear error first
     # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
     # class is used unless --trust_remote_code asks for the folder's copy.
     pipeline_class = None if trust_remote_code else RnnTranslationPipeline
-    return pipeline("rnn-translation", model=model, trust_remote_code=trust_remote_code, pipeline_class=pipeline_class,
-                    dtype=getattr(torch, dtype))
+    translator = pipeline("rnn-translation", model=model, trust_remote_code=trust_remote_code,
+                          pipeline_class=pipeline_class, dtype=loading_dtype(dtype))
+    return for_inference(translator, dtype)
 
 
 def main(argv: list[str] | None = None):
@@ -38,9 +41,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--num_beams", type=int, default=1, help="beam width; 1 is greedy decoding")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the model's generation config")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+    parser.add_argument("--dtype", choices=INFERENCE_DTYPES, default="float32",
                         help="the weights' dtype: bfloat16 runs the matrix products in bfloat16 (fast on CPUs with "
-                             "AMX or AVX-512 BF16)")
+                             "AMX or AVX-512 BF16); int8 quantizes the recurrent and linear layers (CPU)")
     parser.add_argument("--trust_remote_code", action="store_true")
     args = parser.parse_args(argv)
     if args.num_beams < 1:

@@ -1,7 +1,7 @@
 """Console entry points.
 
 `rnnformers-generate FOLDER_OR_REPO --prompt "To be or not to b" [--do_sample --temperature 0.6 --top_k 20 --top_p 0.9
---num_beams 5 --num_return_sequences 3 --max_new_tokens 300 --seed 42]` samples text from a saved causal LM.
+--num_beams 5 --num_return_sequences 3 --max_new_tokens 300 --seed 42 --dtype int8]` samples text from a saved causal LM.
 """
 
 import argparse
@@ -29,6 +29,9 @@ def build_generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_return_sequences", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None, help="Random seed, for reproducible sampling.")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32",
+                        help="bfloat16 weights (fast on CPUs with AMX / AVX-512 BF16), or int8 recurrent and linear "
+                             "layers (rnnformers.quantization, CPU only)")
     parser.add_argument("--trust_remote_code", action="store_true", help="Needed for Hub repos without rnnformers.")
     return parser
 
@@ -58,13 +61,17 @@ def generate_main(argv: list[str] | None = None) -> None:
         parser.error(f"--top_k must be at least 0, got {args.top_k}.")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     import rnnformers  # noqa: F401  (registers the rnnformers models with the Auto classes)
+    from rnnformers.quantization import for_inference, loading_dtype
     from rnnformers.training.lifecycle import load_pretrained
 
     if args.seed is not None:
         set_seed(args.seed)
     tokenizer = load_pretrained(AutoTokenizer, args.model, "model", trust_remote_code=args.trust_remote_code)
-    model = load_pretrained(AutoModelForCausalLM, args.model, "model", trust_remote_code=args.trust_remote_code)
-    model.to(args.device).eval()
+    if args.dtype == "int8" and args.device != "cpu":
+        parser.error(f"--dtype int8 runs on the CPU only, got --device {args.device}.")
+    model = load_pretrained(AutoModelForCausalLM, args.model, "model", trust_remote_code=args.trust_remote_code,
+                            dtype=loading_dtype(args.dtype))
+    model = for_inference(model.to(args.device).eval(), args.dtype)
     generation_kwargs = {
         "max_new_tokens": args.max_new_tokens,
         "do_sample": args.do_sample,

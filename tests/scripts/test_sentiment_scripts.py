@@ -146,7 +146,7 @@ def test_evaluation_script_scores_the_held_out_part(trained_folder, toy_file, ca
     assert scores["f1"] == pytest.approx(validation["validation_f1"])
 
 
-def test_evaluation_script_scores_in_bfloat16_and_refuses_other_dtypes(trained_folder, toy_file, capsys):
+def test_evaluation_script_scores_in_bfloat16_and_int8_and_refuses_other_dtypes(trained_folder, toy_file, capsys):
     evaluate = load_script("evaluate_sentiment.py").main
     evaluate(["--model", str(trained_folder), "--file", str(toy_file), "--validation_split_percentage", "20", "--json",
               "--dtype", "bfloat16"])
@@ -155,7 +155,13 @@ def test_evaluation_script_scores_in_bfloat16_and_refuses_other_dtypes(trained_f
     assert scores["dtype"] == "bfloat16" and scores["samples"] == 200
     # bfloat16 rounds the scores, not the decisions of a confident model: at most one of 200 reviews may flip.
     assert abs(scores["accuracy"] - validation["validation_accuracy"]) <= 1 / 200
-    with pytest.raises(ValueError, match="--dtype must be float32 or bfloat16, got 'float16'"):
+    # int8: the recurrent and linear layers quantized (rnnformers.quantization), the same decisions within one review.
+    evaluate(["--model", str(trained_folder), "--file", str(toy_file), "--validation_split_percentage", "20", "--json",
+              "--dtype", "int8"])
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["dtype"] == "int8" and scores["samples"] == 200
+    assert abs(scores["accuracy"] - validation["validation_accuracy"]) <= 1 / 200
+    with pytest.raises(ValueError, match="--dtype must be one of float32, bfloat16, int8, got 'float16'"):
         evaluate(["--model", str(trained_folder), "--file", str(toy_file), "--dtype", "float16"])
 
 

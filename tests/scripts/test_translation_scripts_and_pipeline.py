@@ -21,6 +21,7 @@ from rnnformers import (
     Seq2SeqGRUAttentionEnsemble,
 )
 from rnnformers.metrics import load_metric
+from rnnformers.quantization import is_quantized_int8, quantize_dynamic_int8
 from rnnformers.tokenization import train_subword_tokenizer
 from rnnformers.training.data import split_by_source
 from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
@@ -153,6 +154,11 @@ def test_translate_and_plot_attention_scripts(translator, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [generate_text(in_bfloat16, tokenizer, "I like soccer.",
                                                                   max_new_tokens=10)]
     assert load_script("translate.py").load_translator(str(folder), dtype="bfloat16").model.dtype == torch.bfloat16
+    # int8: the pipeline's model quantized, translating as the int8 model itself does
+    load_script("translate.py").main([str(folder), "I like soccer.", "--dtype", "int8", "--num_beams", "3"])
+    assert capsys.readouterr().out.splitlines() == [generate_text(quantize_dynamic_int8(model), tokenizer,
+                                                                  "I like soccer.", num_beams=3, max_new_tokens=10)]
+    assert is_quantized_int8(load_script("translate.py").load_translator(str(folder), dtype="int8").model)
     png = tmp_path / "attention.png"
     plot_attention = load_script("plot_attention.py")
     plot_attention.main([str(folder), "I like soccer.", "--target", "Me gusta el fútbol.", "--output", str(png)])

@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 from rnnformers import CharRNNConfig, CharRNNForCausalLM
 from rnnformers.cli import generate_main, generate_texts
+from rnnformers.quantization import quantize_dynamic_int8
 from rnnformers.tokenization import build_char_tokenizer
 
 from conftest import make_hub_snapshot, run_python_without_rnnformers
@@ -143,6 +144,13 @@ def test_generate_entry_point_prints_samples(saved_model, capsys):
                    "--temperature", "0.7", "--top_k", "10", "--top_p", "0.95", "--seed", "3"])
     assert capsys.readouterr().out == first  # --seed makes sampling reproducible
     assert "=== 0 ===" in first and "=== 1 ===" in first and "To be" in first
+
+
+def test_generate_entry_point_with_int8_kernels(saved_model, capsys):
+    folder, model, tokenizer = saved_model
+    generate_main([str(folder), "--prompt", "To be", "--max_new_tokens", "12", "--dtype", "int8"])
+    expected = generate_texts(quantize_dynamic_int8(model), tokenizer, ["To be"], max_new_tokens=12)
+    assert capsys.readouterr().out == expected[0] + "\n"
 
 
 def test_generate_texts_rejects_empty_prompts_and_warns_on_unknown_characters(saved_model, caplog):

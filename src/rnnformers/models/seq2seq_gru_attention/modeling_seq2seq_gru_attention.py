@@ -16,7 +16,7 @@ This file imports only its configuration, so a saved folder runs with `trust_rem
 import copy
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -186,22 +186,47 @@ except ValueError:  # already registered (the module was imported twice)
     pass
 
 
+LayerKernel = Callable[[torch.Tensor, LayerState], tuple[torch.Tensor, LayerState]]
+"""One layer and direction of a recurrent stack: (inputs [batch, time, input_size], initial state) → (outputs [batch,
+time, hidden_size], final state), as `torch.gru` / `torch.lstm` compute them with every step valid."""
+
+
+# Copied from rnnformers.models.char_rnn.modeling_char_rnn.float_layer_kernel
+def float_layer_kernel(cell_type: str, weights: list[torch.Tensor], training: bool) -> LayerKernel:
+    """The kernel of one layer and direction from its float weights `[weight_ih, weight_hh, bias_ih, bias_hh]`
+    (`nn.GRU` / `nn.LSTM`'s layout): `torch.gru` / `torch.lstm`, and `torch.lstm_cell` for a single LSTM step."""
+
+    def kernel(inputs, state):  # unannotated: `tuple[...]` evaluated at each definition breaks a torch.compile graph
+        if cell_type == "gru":
+            outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+            return outputs, (h_n[0],)
+        if inputs.shape[1] == 1 and not torch.is_autocast_enabled(inputs.device.type):
+            # One step (a generated token, a padded batch stepped through time): `torch.lstm` hands an unpacked LSTM
+            # to oneDNN, which reorders the weights on every call (about 15x the cell's own cost at 512 units).
+            h, c = torch.lstm_cell(inputs[:, 0], state, *weights)
+            return h.unsqueeze(1), (h, c)
+        hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
+        return outputs, (h_n[0], c_n[0])
+
+    return kernel
+
+
 # Copied from rnnformers.models.char_rnn.modeling_char_rnn.run_recurrent_layer
 def run_recurrent_layer(
     cell_type: str,
+    kernel: LayerKernel,
     inputs: torch.Tensor,
-    weights: list[torch.Tensor],
     state: LayerState,
     step_mask: torch.Tensor | None,
-    training: bool,
     need_final_state: bool = True,
 ) -> tuple[torch.Tensor, LayerState | None]:
     """Runs one batch-first GRU/LSTM layer (one direction) over rows whose valid steps come first.
 
     Args:
         cell_type: `"gru"` or `"lstm"`.
+        kernel: the layer's [`LayerKernel`] ([`float_layer_kernel`] of its weights, or an int8 one).
         inputs: [batch, time, input_size], each row's valid steps first (what follows them is ignored).
-        weights: `[weight_ih, weight_hh, bias_ih, bias_hh]` in `nn.GRU` / `nn.LSTM`'s layout.
         state: initial `(h,)` or `(h, c)`, each [batch, hidden_size].
         step_mask: [batch, time] bool, True on each row's valid steps, or None if every step is valid.
         need_final_state: False skips the final state (None), which saves an LSTM with padding a step-by-step run.
@@ -211,26 +236,24 @@ def run_recurrent_layer(
         last valid step (the initial state for a row without one).
     """
     if cell_type == "gru":
-        outputs, h_n = torch.gru(inputs, state[0].unsqueeze(0), weights, True, 1, 0.0, training, False, True)
+        outputs, final = kernel(inputs, state)
         if step_mask is None:
-            return outputs, (h_n[0],)
+            return outputs, final
         # A GRU's state is its output: read it at each row's last valid step.
         lengths = step_mask.sum(dim=1)
         last = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
         final = torch.where((lengths > 0).unsqueeze(1), outputs.gather(1, last).squeeze(1), state[0])
         return outputs, (final,)
-    hx = (state[0].unsqueeze(0), state[1].unsqueeze(0))
     if step_mask is None or not need_final_state:
-        outputs, h_n, c_n = torch.lstm(inputs, hx, weights, True, 1, 0.0, training, False, True)
-        return outputs, ((h_n[0], c_n[0]) if step_mask is None else None)
+        outputs, final = kernel(inputs, state)
+        return outputs, (final if step_mask is None else None)
     # An LSTM's cell state is not in its outputs: step through time, keeping the state on invalid steps.
     h, c = state
     step_outputs = []
     for t in range(inputs.shape[1]):
-        output, h_t, c_t = torch.lstm(inputs[:, t : t + 1], (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
-                                      training, False, True)
+        output, (h_t, c_t) = kernel(inputs[:, t : t + 1], (h, c))
         valid = step_mask[:, t : t + 1]
-        h, c = torch.where(valid, h_t[0], h), torch.where(valid, c_t[0], c)
+        h, c = torch.where(valid, h_t, h), torch.where(valid, c_t, c)
         step_outputs.append(output)
     return torch.cat(step_outputs, dim=1), (h, c)
 
@@ -273,6 +296,9 @@ class RecurrentStack(nn.Module):
                           "bias_ih": (gate_size,), "bias_hh": (gate_size,)}
                 for name, shape in shapes.items():
                     self.register_parameter(f"{name}_l{layer}{suffix}", nn.Parameter(torch.empty(shape)))
+        # One int8 kernel per layer and direction (index `layer * num_directions + direction`) once
+        # `rnnformers.quantization.quantize_dynamic_int8` has quantized the model; None: the float parameters run.
+        self.int8_kernels: list[LayerKernel] | None = None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -285,6 +311,17 @@ class RecurrentStack(nn.Module):
         """`[weight_ih, weight_hh, bias_ih, bias_hh]` of one layer and direction (0: forward, 1: backward)."""
         suffix = "_reverse" if direction else ""
         return [getattr(self, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def layer_kernel(self, layer: int, direction: int) -> LayerKernel:
+        """What runs one layer and direction: the int8 kernel `rnnformers.quantization` put in `int8_kernels`, or the
+        float weights (with DropConnect on the hidden-to-hidden ones while training)."""
+        if self.int8_kernels is not None:
+            return self.int8_kernels[layer * self.num_directions + direction]
+        weights = self.layer_weights(layer, direction)
+        if self.weight_dropout > 0 and self.training:
+            weight_ih, weight_hh, *biases = weights
+            weights = [weight_ih, nn.functional.dropout(weight_hh, self.weight_dropout), *biases]
+        return float_layer_kernel(self.cell_type, weights, self.training)
 
     @property
     def inputs_per_layer(self) -> int:
@@ -321,11 +358,12 @@ class RecurrentStack(nn.Module):
         step_mask = order = None
         if attention_mask is not None:
             mask = attention_mask.bool()
-            # A stable sort on "is padding" moves each row's valid steps to the front, in their order.
-            order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+            # Sorting on "is padding, then position" moves each row's valid steps to the front, in their order. (The
+            # keys are unique, so any sort is stable here: ONNX, which has no stable sort, exports it.)
+            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
+            order = torch.argsort((~mask).long() * seq_len + steps, dim=1)
             inputs = inputs.gather(1, order.unsqueeze(-1).expand_as(inputs))
             lengths = mask.sum(dim=1, keepdim=True)
-            steps = torch.arange(seq_len, device=inputs.device).unsqueeze(0)
             step_mask = steps < lengths
         if self.num_directions == 2:
             if step_mask is None:
@@ -346,15 +384,12 @@ class RecurrentStack(nn.Module):
                 sources = [nn.functional.dropout(source, self.dropout, self.training) for source in sources]
             direction_outputs = []
             for direction in range(self.num_directions):
-                weights = self.layer_weights(layer, direction)
-                if self.weight_dropout > 0 and self.training:
-                    weight_ih, weight_hh, *biases = weights
-                    weights = [weight_ih, nn.functional.dropout(weight_hh, self.weight_dropout), *biases]
+                kernel = self.layer_kernel(layer, direction)
                 state = tuple(s.to(hidden.dtype) for s in initial_state[layer * self.num_directions + direction])
                 source = sources[direction] if len(sources) > 1 else sources[0]
                 layer_input = source if direction == 0 else _permute_steps(source, reverse)
                 outputs, final = run_recurrent_layer(
-                    self.cell_type, layer_input, weights, state, step_mask, self.training, return_final_state
+                    self.cell_type, kernel, layer_input, state, step_mask, return_final_state
                 )
                 direction_outputs.append(outputs if direction == 0 else _permute_steps(outputs, reverse))
                 final_state.append(final)
