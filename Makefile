@@ -7,7 +7,7 @@ TRANSFORMERS_OLDEST := 5.23.0
 VENV_OLDEST := .venv-oldest
 BIN_OLDEST := $(VENV_OLDEST)/bin
 
-.PHONY: setup setup-oldest demo test test-newest test-oldest
+.PHONY: setup setup-oldest demo app test test-newest test-oldest
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,31 @@ demo: setup
 		--per_device_eval_batch_size 128
 	$(BIN)/rnnformers-generate outputs/char-rnn-shakespeare --prompt "To be or not to b" --max_new_tokens 300 \
 		--do_sample --temperature 0.6 --seed 42
+
+# The demo app (README "App"): each tab serves the trained folder named below when outputs/ has it (char-RNN: from
+# `make demo`; the others: the README's training commands), else an untrained demo folder under outputs/app/, built in
+# seconds from the bundled data (rnnformers.demo_models) and labelled as such on the page. Nothing is trained here.
+DATA ?= ../shared/data
+APP_CHAR_RNN ?= outputs/char-rnn-shakespeare
+APP_CLASSIFIER ?= outputs/gru-imdb
+APP_TRANSLATOR ?= outputs/nmt-en-es-v3
+APP_TAGGER ?= outputs/tagger-ewt-char
+APP_HOST ?= 127.0.0.1
+APP_PORT ?= 7860
+APP_DEMO_DIR := outputs/app
+# $(call app_folder,TRAINED,SLOT,DEMO_NAME): TRAINED if it holds a model, else the demo folder (and SLOT is missing).
+app_folder = $(if $(wildcard $(1)/config.json),$(1),$(APP_DEMO_DIR)/$(3))
+app_missing = $(if $(wildcard $(1)/config.json),,$(2))
+APP_MISSING := $(strip $(call app_missing,$(APP_CHAR_RNN),char_rnn) $(call app_missing,$(APP_CLASSIFIER),classifier) \
+	$(call app_missing,$(APP_TRANSLATOR),translator) $(call app_missing,$(APP_TAGGER),tagger))
+
+app: setup
+	$(if $(APP_MISSING),$(BIN)/python -m rnnformers.demo_models --output_dir $(APP_DEMO_DIR) --data_dir $(DATA) \
+		--only $(APP_MISSING))
+	$(BIN)/python app.py --char_rnn $(call app_folder,$(APP_CHAR_RNN),char_rnn,char-rnn) \
+		--classifier $(call app_folder,$(APP_CLASSIFIER),classifier,gru-sentiment) \
+		--translator $(call app_folder,$(APP_TRANSLATOR),translator,nmt-en-es) \
+		--tagger $(call app_folder,$(APP_TAGGER),tagger,tagger) --host $(APP_HOST) --port $(APP_PORT)
 
 # Both ends of the supported range: the newest transformers the registry serves today (upgraded first: a release
 # that shipped since .venv was made is what a user installs now), then the oldest supported.
