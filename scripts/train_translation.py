@@ -38,7 +38,7 @@ from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq, Seq2SeqT
 from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
 from rnnformers.tokenization import build_char_tokenizer, train_subword_tokenizer
 from rnnformers.training.data import BUNDLED_SPA_ENG, load_pairs, split_by_source
-from rnnformers.training.exercises import dates_dataset
+from rnnformers.training.exercises import dates_dataset, parse_year_ranges
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.lifecycle import (
     BaseDataArguments,
@@ -95,6 +95,15 @@ class DataArguments(BaseDataArguments):
                           "(rnnformers.training.exercises.dates_dataset, seed --split_seed) instead of pairs read from "
                           "a file: validation = held-out dates of the training years, test = dates of other years."},
     )
+    dates_train_years: str = field(
+        default="1900-2049",
+        metadata={"help": "--task dates: the years of the training and validation dates, e.g. '1900-2049' or "
+                          "'1000-1799,1900-2049,2100-2999'."},
+    )
+    dates_test_years: str = field(
+        default="1800-1899,2050-2099",
+        metadata={"help": "--task dates: the years of the test dates, outside --dates_train_years."},
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "A Hub dataset, e.g. 'Helsinki-NLP/tatoeba_mt'."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration, e.g. 'eng-spa'."})
     dataset_split: str = field(default="train", metadata={"help": "The split holding the pairs to use."})
@@ -120,6 +129,8 @@ class DataArguments(BaseDataArguments):
             raise ValueError(f"--task must be 'dates' (or left out: pairs from a file), got {self.task!r}.")
         if self.task and (self.train_file or self.dataset_name):
             raise ValueError("--task dates generates its pairs: drop --train_file / --dataset_name.")
+        self.dates_year_ranges = (parse_year_ranges(self.dates_train_years, "--dates_train_years"),
+                                  parse_year_ranges(self.dates_test_years, "--dates_test_years"))
         for name, minimum in (("max_source_length", 3), ("max_target_length", 2), ("num_beams", 1)):
             if getattr(self, name) < minimum:
                 raise ValueError(f"--{name} must be at least {minimum}, got {getattr(self, name)}.")
@@ -135,7 +146,8 @@ def main():
     # Data: pairs → split by source sentence (or generated dates, already split).
     with training_args.main_process_first(desc="loading the pairs"):
         if data_args.task == "dates":
-            splits = dict(dates_dataset(seed=data_args.split_seed))
+            train_years, test_years = data_args.dates_year_ranges
+            splits = dict(dates_dataset(train_years=train_years, test_years=test_years, seed=data_args.split_seed))
         else:
             pairs = load_pairs(data_args.train_file, data_args.dataset_name, data_args.dataset_config_name,
                                data_args.dataset_split, data_args.source_column, data_args.target_column)
@@ -248,7 +260,8 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
     if data_args.task == "dates":
         description = (
             f"{split}: {metrics[f'{split}_samples']:,} generated dates ("
-            + ("held-out dates of the training years" if split == "validation" else "years outside the training range")
+            + (f"held-out dates of the training years {data_args.dates_train_years}" if split == "validation"
+               else f"years {data_args.dates_test_years}, outside the training range")
             + f", seed {data_args.split_seed}, no source seen in training), beam {data_args.num_beams}"
         )
     # Without --predict_with_generate, evaluation measures the loss only.

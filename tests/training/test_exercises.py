@@ -24,6 +24,7 @@ from rnnformers.training.exercises import (
     is_embedded_reber,
     is_reber,
     parse_date,
+    parse_year_ranges,
     reber_dataset,
 )
 
@@ -98,6 +99,18 @@ def test_dates_parse_back_to_their_target_and_test_years_are_outside_training():
             assert all(year < 1900 or year > 2049 for year in years) and min(years) < 1900 < 2049 < max(years)
         else:
             assert 1900 <= min(years) and max(years) <= 2049
+    # Training years in several ranges, test years between them; test ranges meeting a training range are refused.
+    ranges = parse_year_ranges("1000-1799,1900-2049", "--dates_train_years")
+    assert ranges == ((1000, 1799), (1900, 2049))
+    holes = dates_dataset(num_train=500, num_validation=10, num_test=100, train_years=ranges,
+                          test_years=parse_year_ranges("1800-1899"), seed=0)
+    train_years = {int(target[:4]) for target in holes["train"]["target"]}
+    assert min(train_years) < 1800 and max(train_years) >= 1900 and not any(1800 <= y < 1900 for y in train_years)
+    assert all(target.startswith("18") for target in holes["test"]["target"])
+    with pytest.raises(ValueError, match="outside train_years"):
+        dates_dataset(num_train=10, train_years=ranges, test_years=((1700, 1850),))
+    with pytest.raises(ValueError, match="--dates_test_years"):
+        parse_year_ranges("1800-18x9", "--dates_test_years")
     # Every format is used, and the formats cannot be confused: slashes are month/day, dots day.month.
     april_5 = datetime.date(2019, 4, 5)
     assert {format_date(april_5, name) for name in DATE_FORMATS} >= {"April 5, 2019", "4/5/2019", "05.04.2019",
@@ -173,7 +186,7 @@ def test_train_translation_task_dates_trains_a_character_level_translator(tmp_pa
     for split in ("validation", "test"):
         results = json.loads((output / f"{split}_results.json").read_text())
         assert results[f"{split}_samples"] == 20 and 0 <= results[f"{split}_exact_match"] <= 1
-    assert "years outside the training range" in (output / "README.md").read_text()
+    assert "years 1800-1899,2050-2099, outside the training range" in (output / "README.md").read_text()
     model = AutoModelForSeq2SeqLM.from_pretrained(output)
     assert model.generation_config.max_length == 13
 

@@ -238,34 +238,59 @@ def parse_date(text: str) -> datetime.date:
     return dates.pop()
 
 
-def _random_dates(rng: random.Random, first_year: int, last_year: int):
-    start = datetime.date(first_year, 1, 1).toordinal()
-    end = datetime.date(last_year, 12, 31).toordinal()
+def _random_dates(rng: random.Random, year_ranges: tuple[tuple[int, int], ...]):
+    """Endless uniform random dates of the (inclusive) `year_ranges`."""
+    days = [(datetime.date(low, 1, 1).toordinal(), datetime.date(high, 12, 31).toordinal())
+            for low, high in year_ranges]
+    weights = [end - start + 1 for start, end in days]
     while True:
+        start, end = rng.choices(days, weights)[0]
         yield datetime.date.fromordinal(rng.randint(start, end))
 
 
+def parse_year_ranges(text: str, argument: str = "year ranges") -> tuple[tuple[int, int], ...]:
+    """"1900-2049" or "1000-1799,1900-2049" as ((1000, 1799), (1900, 2049)); a `ValueError` naming `argument`."""
+    ranges = []
+    for item in text.split(","):
+        low, separator, high = item.strip().partition("-")
+        try:
+            ranges.append((int(low), int(high if separator else low)))
+        except ValueError:
+            raise ValueError(f"{argument}: {item!r} is not a year or a range of years such as 1900-2049.") from None
+    return tuple(ranges)
+
+
+def _check_year_ranges(year_ranges, name: str) -> None:
+    if not year_ranges:
+        raise ValueError(f"{name} must hold at least one range of years.")
+    for low, high in year_ranges:
+        if not 1 <= low <= high <= 9999:
+            raise ValueError(f"{name}: {low}-{high} is not a range of years with 1 <= first <= last <= 9999.")
+
+
 def dates_dataset(num_train: int = 20_000, num_validation: int = 2_000, num_test: int = 2_000,
-                  train_years: tuple[int, int] = (1900, 2049), test_years: tuple[tuple[int, int], ...] = ((1800, 1899),
-                                                                                                        (2050, 2099)),
+                  train_years: tuple[tuple[int, int], ...] = ((1900, 2049),),
+                  test_years: tuple[tuple[int, int], ...] = ((1800, 1899), (2050, 2099)),
                   formats: tuple[str, ...] | None = None, seed: int = 42) -> DatasetDict:
-    """Dates to convert to ISO 8601: `train` and `validation` dates of `train_years` (inclusive), each written in a
-    random one of `formats` (default: every one of `DATE_FORMATS`), `validation` sources never seen in training;
-    `test`: dates of the years in `test_years`, outside the training range. Every source is distinct. Columns
-    `source`, `target` (e.g. "2019-04-22") and `references` (`[target]`, as `train_translation.py`'s held-out parts
-    have), so that `scripts/train_translation.py --task dates` trains on it as on translation pairs."""
+    """Dates to convert to ISO 8601: `train` and `validation` dates of the `train_years` ranges (inclusive), each
+    written in a random one of `formats` (default: every one of `DATE_FORMATS`), `validation` sources never seen in
+    training; `test`: dates of the `test_years` ranges, which must not meet any training range (default: 1800-1899
+    and 2050-2099 around a training range of 1900-2049). Every source is distinct. Columns `source`, `target` (e.g.
+    "2019-04-22") and `references` (`[target]`, as `train_translation.py`'s held-out parts have), so that
+    `scripts/train_translation.py --task dates` trains on it as on translation pairs."""
     formats = tuple(formats or DATE_FORMATS)
     for date_format in formats:
         format_date(datetime.date(2000, 1, 1), date_format)  # ValueError for an unknown format
     if num_train < 1 or num_validation < 0 or num_test < 0:
         raise ValueError(f"num_train must be >= 1, num_validation and num_test >= 0, got {num_train}, "
                          f"{num_validation}, {num_test}.")
-    first, last = train_years
-    if not 1 <= first <= last <= 9999:
-        raise ValueError(f"train_years must be (first, last) with 1 <= first <= last <= 9999, got {train_years}.")
+    _check_year_ranges(train_years, "train_years")
+    if num_test:
+        _check_year_ranges(test_years, "test_years")
     for low, high in test_years:
-        if not (1 <= low <= high <= 9999) or not (high < first or low > last):
-            raise ValueError(f"test_years {low}-{high} must lie outside train_years {first}-{last}.")
+        for first, last in train_years:
+            if not (high < first or low > last):
+                raise ValueError(f"test_years {low}-{high} must lie outside train_years {first}-{last}.")
     rng = random.Random(seed)
     seen = set()
 
@@ -279,14 +304,11 @@ def dates_dataset(num_train: int = 20_000, num_validation: int = 2_000, num_test
                 rows.append((source, date.isoformat()))
         return rows
 
-    splits = {"train": draw(num_train, _random_dates(rng, first, last))}
+    splits = {"train": draw(num_train, _random_dates(rng, train_years))}
     if num_validation:
-        splits["validation"] = draw(num_validation, _random_dates(rng, first, last))
-    if num_test and test_years:
-        ranges = [_random_dates(rng, low, high) for low, high in test_years]
-        weights = [high - low + 1 for low, high in test_years]
-        mixed = (next(rng.choices(ranges, weights)[0]) for _ in iter(int, 1))
-        splits["test"] = draw(num_test, mixed)
+        splits["validation"] = draw(num_validation, _random_dates(rng, train_years))
+    if num_test:
+        splits["test"] = draw(num_test, _random_dates(rng, test_years))
     features = Features({"source": Value("string"), "target": Value("string"),
                          "references": Sequence(Value("string"))})
     return DatasetDict({
@@ -308,6 +330,7 @@ __all__ = [
     "is_embedded_reber",
     "is_reber",
     "parse_date",
+    "parse_year_ranges",
     "reber_dataset",
     "ungrammatical_reber",
 ]
