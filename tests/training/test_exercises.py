@@ -26,6 +26,7 @@ from rnnformers.training.exercises import (
     parse_date,
     parse_year_ranges,
     reber_dataset,
+    swap_branch,
 )
 
 from conftest import load_script
@@ -62,6 +63,8 @@ def test_generated_strings_are_grammatical_and_corruptions_one_edit_away_are_not
         assert is_embedded_reber(text) and is_reber(generate_reber(rng))
         corrupted = corrupt(text, rng)
         assert corrupted in one_edit_away(text)
+        swapped = swap_branch(text, rng)
+        assert swapped in one_edit_away(text) and not is_embedded_reber(swapped)
 
 
 def test_reber_splits_are_balanced_distinct_labelled_by_the_recogniser_and_long_is_longer(reber):
@@ -80,7 +83,15 @@ def test_reber_splits_are_balanced_distinct_labelled_by_the_recogniser_and_long_
     # Not a trivial task: some ungrammatical strings are grammatical but for the second-to-last symbol (the long-range
     # dependency) and every edit kind shows up (lengths one shorter, equal and one longer than grammatical strings).
     bad = [text for text, label in zip(reber["train"]["text"], reber["train"]["label"]) if not label]
-    assert any(is_reber(text[2:-2]) and text[1] in "TP" and text[-2] in "TP" and text[1] != text[-2] for text in bad)
+    def branch_swaps(bad):
+        return np.mean([is_reber(text[2:-2]) and text[1] in "TP" and text[-2] in "TP" and text[1] != text[-2]
+                        for text in bad])
+
+    assert 0.25 <= branch_swaps(bad) < 0.3  # branch_swap_share 0.25, and the uniform edits that land there
+    assert {len(text) % 2 for text in bad} == {0, 1}  # insertions / deletions among them
+    uniform = reber_dataset(num_train=400, num_validation=0, num_test=0, num_long=0, branch_swap_share=0.0, seed=1)
+    assert branch_swaps([text for text, label in zip(uniform["train"]["text"], uniform["train"]["label"])
+                         if not label]) < 0.05
     assert reber.keys() == {"train", "validation", "test", "long"}
     assert reber_dataset(num_train=50, num_validation=10, num_test=10, num_long=10, seed=3)["train"]["text"] == \
         reber_dataset(num_train=50, num_validation=10, num_test=10, num_long=10, seed=3)["train"]["text"]

@@ -5,7 +5,8 @@
   grammatical; the others are grammatical strings with one corrupting edit (a character substituted, inserted or
   deleted), each checked by the recogniser `is_embedded_reber` to be really ungrammatical. The edit may fall anywhere,
   also on the second or the second-to-last character, which must agree: a classifier has to remember the second
-  character across the whole inner Reber string, the long-range dependency the grammar was made for. Splits hold
+  character across the whole inner Reber string, the long-range dependency the grammar was made for (by default a
+  quarter of the corruptions are such branch swaps: `branch_swap_share`). Splits hold
   distinct strings (no validation or test string is a training string); `long` holds strings longer than any
   training string.
 - `dates_dataset(...)`: a `DatasetDict` of (`source`, `target`, `references`) pairs, a date written in one of
@@ -91,50 +92,74 @@ def corrupt(text: str, rng: random.Random, alphabet: str = REBER_ALPHABET) -> st
     return text[:position] + replacement + text[position + 1:]
 
 
-def ungrammatical_reber(rng: random.Random, max_tries: int = 1000) -> str:
-    """A grammatical embedded Reber string with one corrupting edit that the recogniser rejects."""
+def swap_branch(text: str, rng: random.Random) -> str:
+    """`text` with its second or its second-to-last symbol (the embedded branch, T or P) substituted by the other
+    one: a one-character substitution that breaks only the long-range agreement of the embedded grammar."""
+    position = rng.choice((1, len(text) - 2))
+    return text[:position] + {"T": "P", "P": "T"}.get(text[position], text[position]) + text[position + 1:]
+
+
+def ungrammatical_reber(rng: random.Random, branch_swap_share: float = 0.0, max_tries: int = 1000) -> str:
+    """A grammatical embedded Reber string with one corrupting edit that the recogniser rejects: with probability
+    `branch_swap_share` the branch symbol swapped at one end (`swap_branch`), else a uniform edit (`corrupt`)."""
     for _ in range(max_tries):
-        candidate = corrupt(generate_embedded_reber(rng), rng)
+        edit = swap_branch if rng.random() < branch_swap_share else corrupt
+        candidate = edit(generate_embedded_reber(rng), rng)
         if not is_embedded_reber(candidate):
             return candidate
     raise RuntimeError("no ungrammatical string found")  # pragma: no cover (most edits break the grammar)
 
 
-def _reber_strings(rng: random.Random, count: int, keep: Callable[[str], bool], exclude: set[str]) -> list[tuple]:
+def _reber_strings(rng: random.Random, count: int, keep: Callable[[str], bool], exclude: set[str],
+                   branch_swap_share: float) -> list[tuple]:
     """`count` distinct (string, label) rows, half of them grammatical (label 1), whose string `keep` accepts and is
-    not in `exclude`; in random order."""
-    rows = []
-    for label, draw, wanted in ((1, generate_embedded_reber, count // 2 + count % 2),
-                                (0, ungrammatical_reber, count // 2)):
-        found, misses = set(), 0
-        while len(found) < wanted:
+    not in `exclude`, in random order; `branch_swap_share` of the ungrammatical ones are branch swaps (drawn apart,
+    so that the share holds even though short swaps repeat more often than uniform edits)."""
+    negatives = count // 2
+    swaps = round(branch_swap_share * negatives)
+    groups = ((1, generate_embedded_reber, count - negatives),
+              (0, lambda rng: ungrammatical_reber(rng, branch_swap_share=1.0), swaps),
+              (0, lambda rng: ungrammatical_reber(rng, branch_swap_share=0.0), negatives - swaps))
+    rows, found = [], set()
+    for label, draw, wanted in groups:
+        drawn, misses = 0, 0
+        while drawn < wanted:
             text = draw(rng)
             if keep(text) and text not in exclude and text not in found:
                 found.add(text)
-                misses = 0
+                rows.append((text, label))
+                drawn, misses = drawn + 1, 0
             else:
                 misses += 1
                 if misses > 100_000:
                     raise ValueError(f"could not draw {wanted} distinct strings of that length range (found "
-                                     f"{len(found)}): ask for fewer, or allow longer strings.")
-        rows += [(text, label) for text in sorted(found)]
+                                     f"{drawn}): ask for fewer, or allow longer strings.")
     rng.shuffle(rows)
     return rows
 
 
 def reber_dataset(num_train: int = 10_000, num_validation: int = 2_000, num_test: int = 2_000, num_long: int = 1_000,
-                  max_train_length: int = 30, max_long_length: int = 60, seed: int = 42) -> DatasetDict:
+                  max_train_length: int = 30, max_long_length: int = 60, branch_swap_share: float = 0.25,
+                  seed: int = 42) -> DatasetDict:
     """Embedded Reber strings to classify: train / validation / test of strings of at most `max_train_length`
     characters, and `long` of strings of `max_train_length + 1` to `max_long_length` characters (longer than any
     training string). Each split is about half grammatical (label 1) and half one-edit corruptions (label 0); all its
     strings are distinct and none of the held-out splits' strings is a training string. Columns `text`, `label`
-    (a `ClassLabel`: UNGRAMMATICAL, GRAMMATICAL)."""
+    (a `ClassLabel`: UNGRAMMATICAL, GRAMMATICAL).
+
+    `branch_swap_share` of the corruptions substitute the second or the second-to-last symbol by the other branch
+    symbol (`swap_branch`; the others are uniform edits, `corrupt`): the strings that only the long-range agreement
+    tells apart. A uniform edit (`corrupt`)
+    lands there in about 1% of the corruptions of these lengths, too rarely for a classifier to learn the
+    dependency (and for a test to measure it); 0 makes every corruption uniform."""
     for name, value in (("num_train", num_train), ("num_validation", num_validation), ("num_test", num_test),
                         ("num_long", num_long)):
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}.")
     if num_train < 2:
         raise ValueError(f"num_train must be at least 2, got {num_train}.")
+    if not 0 <= branch_swap_share <= 1:
+        raise ValueError(f"branch_swap_share must be in [0, 1], got {branch_swap_share}.")
     if not 9 <= max_train_length < max_long_length:
         raise ValueError("max_train_length must be at least 9 (the shortest embedded Reber string) and below "
                          f"max_long_length, got {max_train_length} and {max_long_length}.")
@@ -142,13 +167,13 @@ def reber_dataset(num_train: int = 10_000, num_validation: int = 2_000, num_test
     features = Features({"text": Value("string"), "label": ClassLabel(names=REBER_LABELS)})
     short = lambda text: len(text) <= max_train_length  # noqa: E731
     long = lambda text: max_train_length < len(text) <= max_long_length  # noqa: E731
-    train = _reber_strings(rng, num_train, short, set())
+    train = _reber_strings(rng, num_train, short, set(), branch_swap_share)
     seen = {text for text, _ in train}
     splits = {"train": train}
     for name, count, keep in (("validation", num_validation, short), ("test", num_test, short),
                               ("long", num_long, long)):
         if count:
-            splits[name] = _reber_strings(rng, count, keep, seen)
+            splits[name] = _reber_strings(rng, count, keep, seen, branch_swap_share)
             seen |= {text for text, _ in splits[name]}
     return DatasetDict({
         name: Dataset.from_dict({"text": [text for text, _ in rows], "label": [label for _, label in rows]},
@@ -332,5 +357,6 @@ __all__ = [
     "parse_date",
     "parse_year_ranges",
     "reber_dataset",
+    "swap_branch",
     "ungrammatical_reber",
 ]
