@@ -21,10 +21,11 @@ folder holds the model (safetensors + code), the pipeline code, `tokenizer.json`
 model card with the scores. The flags every training script shares are described in `rnnformers.training.lifecycle`.
 
 `--task dates` (the chapter's exercise 8) trains on generated dates instead: a date in one of several formats
-("April 22, 2019", "22.04.2019", ...) → its ISO form ("2019-04-22"), from `rnnformers.training.exercises.dates_dataset`
-(seed `--split_seed`): validation dates of the training years never seen in training, test dates of other years.
-`exact_match` (the share of translations equal to their reference) is reported beside BLEU and chrF;
-`--tokenizer_type char` makes the tokenizer character-level.
+("April 22, 2019", "22.04.2019", ...) → its ISO form ("2019-04-22"), from
+`rnnformers.training.exercises.dates_dataset` (seed `--split_seed`): validation dates of the training years
+(`--dates_train_years`) never seen in training, test dates of other years (`--dates_test_years`). `exact_match` (the
+share of translations equal to their reference) is reported beside BLEU and chrF; `--tokenizer_type char` makes the
+tokenizer character-level.
 """
 
 import logging
@@ -266,8 +267,8 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
         )
     # Without --predict_with_generate, evaluation measures the loss only.
     names = (
-        {"bleu": "BLEU", "chrf": "chrF", "bleu_all_refs": "BLEU (all references)", "chrf_all_refs": "chrF (all references)",
-         "exact_match": "exact match"}
+        {"bleu": "BLEU", "chrf": "chrF", "bleu_all_refs": "BLEU (all references)",
+         "chrf_all_refs": "chrF (all references)", "exact_match": "exact match"}
         if f"{split}_bleu" in metrics
         else {"loss": "loss"}
     )

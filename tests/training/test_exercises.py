@@ -9,7 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
 
 from rnnformers import GRUConfig, GRUForSequenceClassification
 from rnnformers.tokenization import build_char_tokenizer
