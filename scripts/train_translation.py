@@ -314,11 +314,20 @@ def write_translation_card(training_args, model_args, data_args, model, card_met
         "sacrebleu corpus scores on detokenised text against one reference (the first translation of each source, as "
         "in standard test sets); \"all references\" scores each source against every translation the data holds."
     )
+    if data_args.task == "dates":
+        description = (
+            f"{architecture}, with a character-level tokenizer. The chapter's exercise 8 (\"NLP with RNNs and "
+            f"Attention\"): dates written in one of several formats (\"April 22, 2019\", \"22.04.2019\", ...) to ISO "
+            f"8601 (\"2019-04-22\"), {'trained' if training_args.do_train else 'scored'} on "
+            f"{dataset_display_name(data_args)} of the years {data_args.dates_train_years}. Exact match is the "
+            "share of outputs equal to the reference."
+        )
+    example = "April 22, 2019" if data_args.task == "dates" else "I like soccer."
     usage = f"""
 from transformers import pipeline
 
 translator = pipeline("rnn-translation", model="{repo}", trust_remote_code=True)
-print(translator("I like soccer.", num_beams=5)[0]["translation_text"])
+print(translator({example!r}, num_beams=5)[0]["translation_text"])
 """
     if training_args.do_train:
         training = (
@@ -342,7 +351,7 @@ print(translator("I like soccer.", num_beams=5)[0]["translation_text"])
             tags=["gru", "seq2seq", "attention", "translation"],
             datasets=[data_args.dataset_name] if data_args.dataset_name else [],
             metrics=card_metrics,
-            language=[data_args.source_lang, data_args.target_lang],
+            language=["en"] if data_args.task == "dates" else [data_args.source_lang, data_args.target_lang],
         ),
     )
 

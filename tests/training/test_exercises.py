@@ -203,7 +203,9 @@ def test_train_translation_task_dates_trains_a_character_level_translator(tmp_pa
     for split in ("validation", "test"):
         results = json.loads((output / f"{split}_results.json").read_text())
         assert results[f"{split}_samples"] == 20 and 0 <= results[f"{split}_exact_match"] <= 1
-    assert "years 1800-1899,2050-2099, outside the training range" in (output / "README.md").read_text()
+    card = (output / "README.md").read_text()
+    assert "years 1800-1899,2050-2099, outside the training range" in card and "ISO 8601" in card
+    assert "translator('April 22, 2019'" in card
     model = AutoModelForSeq2SeqLM.from_pretrained(output)
     assert model.generation_config.max_length == 13
 
