@@ -6,9 +6,8 @@
   deleted), each checked by the recogniser `is_embedded_reber` to be really ungrammatical. The edit may fall anywhere,
   also on the second or the second-to-last character, which must agree: a classifier has to remember the second
   character across the whole inner Reber string, the long-range dependency the grammar was made for (by default a
-  quarter of the corruptions are such branch swaps: `branch_swap_share`). Splits hold
-  distinct strings (no validation or test string is a training string); `long` holds strings longer than any
-  training string.
+  quarter of the corruptions are such branch swaps: `branch_swap_share`). Splits hold distinct strings (no
+  validation or test string is a training string); `long` holds strings longer than any training string.
 - `dates_dataset(...)`: a `DatasetDict` of (`source`, `target`, `references`) pairs, a date written in one of
   `DATE_FORMATS` ("April 22, 2019", "22.04.2019", ...) and its ISO 8601 form ("2019-04-22"). The formats are
   unambiguous: slashes are always month/day/year, dots always day.month.year, and `parse_date` reads each source back
