@@ -84,8 +84,9 @@ class ModelArguments(BaseModelArguments):
         loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
         building = [f"--{name}" for name in ("vocab_size", "tokenizer_type") if getattr(self, name) is not None]
         if building and loading:
-            raise ValueError(f"{', '.join(building)}: these shape a tokenizer this run builds, but "
-                             f"{' / '.join(loading)} gives a saved one, used as it is: drop them.")
+            these, them = ("it shapes", "it") if len(building) == 1 else ("these shape", "them")
+            raise ValueError(f"{', '.join(building)}: {these} a tokenizer this run builds, but "
+                             f"{' / '.join(loading)} gives a saved one, used as it is: drop {them}.")
 
 
 @dataclass
