@@ -9,6 +9,7 @@ logging...) works, and the script runs unchanged under `accelerate launch`.
         --predict_with_generate --num_train_epochs 5 --config_overrides "bidirectional_encoder=true"
     python scripts/train_translation.py --dataset_name Helsinki-NLP/tatoeba_mt --dataset_config_name eng-spa \
         --dataset_split validation --source_column sourceString --target_column targetString --output_dir ...
+    python scripts/train_translation.py --task dates --tokenizer_type char --output_dir outputs/dates ...
 
 Data: the bundled `../shared/data/spa-eng/spa-eng.tsv` (English TAB Spanish) by default, `--train_file` for another
 such TSV (e.g. fra-eng), or `--dataset_name` for a Hub dataset. The pairs are split by *source sentence*: all the
@@ -18,6 +19,13 @@ translations of one English sentence go to the same part, so no validation or te
 against all of them. One byte-level BPE tokenizer is trained on the training part of both languages. The output
 folder holds the model (safetensors + code), the pipeline code, `tokenizer.json`, `generation_config.json` and a
 model card with the scores. The flags every training script shares are described in `rnnformers.training.lifecycle`.
+
+`--task dates` (the chapter's exercise 8) trains on generated dates instead: a date in one of several formats
+("April 22, 2019", "22.04.2019", ...) → its ISO form ("2019-04-22"), from
+`rnnformers.training.exercises.dates_dataset` (seed `--split_seed`): validation dates of the training years
+(`--dates_train_years`) never seen in training, test dates of other years (`--dates_test_years`). `exact_match` (the
+share of translations equal to their reference) is reported beside BLEU and chrF; `--tokenizer_type char` makes the
+tokenizer character-level.
 """
 
 import logging
@@ -29,8 +37,9 @@ from datasets import Dataset
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq, Seq2SeqTrainer, pipeline, set_seed
 
 from rnnformers import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
-from rnnformers.tokenization import train_subword_tokenizer
+from rnnformers.tokenization import build_char_tokenizer, train_subword_tokenizer
 from rnnformers.training.data import BUNDLED_SPA_ENG, load_pairs, split_by_source
+from rnnformers.training.exercises import dates_dataset, parse_year_ranges
 from rnnformers.training.hub import HubUpload, push_at_end
 from rnnformers.training.lifecycle import (
     BaseDataArguments,
@@ -59,17 +68,44 @@ class ModelArguments(BaseModelArguments):
         default=None,
         metadata={"help": "Size of the shared BPE vocabulary trained on the pairs (default, as the chapter: 10000)."},
     )
+    tokenizer_type: str | None = field(
+        default=None,
+        metadata={"help": "The tokenizer this run builds on the training pairs: 'bpe' (default: byte-level BPE) or "
+                          "'char' (one token per character of the training pairs, e.g. for --task dates)."},
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        if self.tokenizer_type not in (None, "bpe", "char"):
+            raise ValueError(f"--tokenizer_type must be 'bpe' or 'char', got {self.tokenizer_type!r}.")
+        if self.tokenizer_type == "char" and self.vocab_size is not None:
+            raise ValueError("--vocab_size: a character-level tokenizer's vocabulary is the training characters; "
+                             "drop it with --tokenizer_type char.")
         loading = [f"--{name}" for name in ("tokenizer_name", "model_name_or_path") if getattr(self, name)]
-        if self.vocab_size is not None and loading:
-            raise ValueError(f"--vocab_size: it shapes a tokenizer this run builds, but {' / '.join(loading)} gives a "
-                             "saved one, used as it is: drop it.")
+        building = [f"--{name}" for name in ("vocab_size", "tokenizer_type") if getattr(self, name) is not None]
+        if building and loading:
+            these, them = ("it shapes", "it") if len(building) == 1 else ("these shape", "them")
+            raise ValueError(f"{', '.join(building)}: {these} a tokenizer this run builds, but "
+                             f"{' / '.join(loading)} gives a saved one, used as it is: drop {them}.")
 
 
 @dataclass
 class DataArguments(BaseDataArguments):
+    task: str | None = field(
+        default=None,
+        metadata={"help": "'dates': the chapter's exercise 8, generated dates in several formats to ISO 8601 "
+                          "(rnnformers.training.exercises.dates_dataset, seed --split_seed) instead of pairs read from "
+                          "a file: validation = held-out dates of the training years, test = dates of other years."},
+    )
+    dates_train_years: str = field(
+        default="1900-2049",
+        metadata={"help": "--task dates: the years of the training and validation dates, e.g. '1900-2049' or "
+                          "'1000-1799,1900-2049,2100-2999'."},
+    )
+    dates_test_years: str = field(
+        default="1800-1899,2050-2099",
+        metadata={"help": "--task dates: the years of the test dates, outside --dates_train_years."},
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "A Hub dataset, e.g. 'Helsinki-NLP/tatoeba_mt'."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration, e.g. 'eng-spa'."})
     dataset_split: str = field(default="train", metadata={"help": "The split holding the pairs to use."})
@@ -91,6 +127,12 @@ class DataArguments(BaseDataArguments):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.task not in (None, "dates"):
+            raise ValueError(f"--task must be 'dates' (or left out: pairs from a file), got {self.task!r}.")
+        if self.task and (self.train_file or self.dataset_name):
+            raise ValueError("--task dates generates its pairs: drop --train_file / --dataset_name.")
+        self.dates_year_ranges = (parse_year_ranges(self.dates_train_years, "--dates_train_years"),
+                                  parse_year_ranges(self.dates_test_years, "--dates_test_years"))
         for name, minimum in (("max_source_length", 3), ("max_target_length", 2), ("num_beams", 1)):
             if getattr(self, name) < minimum:
                 raise ValueError(f"--{name} must be at least {minimum}, got {getattr(self, name)}.")
@@ -103,18 +145,29 @@ def main():
     hub_upload = HubUpload.take_from(training_args)
     set_seed(training_args.seed)
 
-    # Data: pairs → split by source sentence.
+    # Data: pairs → split by source sentence (or generated dates, already split).
     with training_args.main_process_first(desc="loading the pairs"):
-        pairs = load_pairs(data_args.train_file, data_args.dataset_name, data_args.dataset_config_name,
-                           data_args.dataset_split, data_args.source_column, data_args.target_column)
-        splits = split_by_source(pairs, data_args.validation_split_percentage / 100,
-                                 data_args.test_split_percentage / 100, data_args.split_seed)
+        if data_args.task == "dates":
+            train_years, test_years = data_args.dates_year_ranges
+            splits = dict(dates_dataset(train_years=train_years, test_years=test_years, seed=data_args.split_seed))
+        else:
+            pairs = load_pairs(data_args.train_file, data_args.dataset_name, data_args.dataset_config_name,
+                               data_args.dataset_split, data_args.source_column, data_args.target_column)
+            splits = split_by_source(pairs, data_args.validation_split_percentage / 100,
+                                     data_args.test_split_percentage / 100, data_args.split_seed)
     splits = take_samples(splits, data_args, training_args.seed)
     logger.info("pairs: %s", {name: len(part) for name, part in splits.items()})
 
-    # Tokenizer: a saved one, or one byte-level BPE for both languages trained on the training pairs only.
+    # Tokenizer: a saved one, or one byte-level BPE (or character-level) for both languages, built on the training
+    # pairs only.
     tokenizer = load_saved_tokenizer(model_args, training_args)
-    if tokenizer is None:
+    if tokenizer is None and model_args.tokenizer_type == "char":
+        # Right padding: DataCollatorForSeq2Seq pads the labels on the tokenizer's side, and they must end padded.
+        tokenizer = build_char_tokenizer(
+            (text for row in splits["train"] for text in (row["source"], row["target"])), add_bos_eos=True,
+            padding_side="right", model_max_length=data_args.max_source_length,
+        )
+    elif tokenizer is None:
         tokenizer = train_subword_tokenizer(
             (text for row in splits["train"] for text in (row["source"], row["target"])),
             vocab_size=model_args.vocab_size or 10_000, add_bos_eos=True, model_max_length=data_args.max_source_length,
@@ -195,6 +248,8 @@ def report_cut_pairs(train: Dataset, data_args: DataArguments) -> dict:
 
 
 def dataset_display_name(data_args: DataArguments) -> str:
+    if data_args.task == "dates":
+        return "generated dates (rnnformers.training.exercises.dates_dataset)"
     return data_args.dataset_name or Path(data_args.train_file or BUNDLED_SPA_ENG).name
 
 
@@ -204,9 +259,17 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
         f"{split}: {metrics[f'{split}_samples']:,} English sentences ({share:g}% of the distinct sources, split "
         f"seed {data_args.split_seed}, none seen in training), beam {data_args.num_beams}"
     )
+    if data_args.task == "dates":
+        description = (
+            f"{split}: {metrics[f'{split}_samples']:,} generated dates ("
+            + (f"held-out dates of the training years {data_args.dates_train_years}" if split == "validation"
+               else f"years {data_args.dates_test_years}, outside the training range")
+            + f", seed {data_args.split_seed}, no source seen in training), beam {data_args.num_beams}"
+        )
     # Without --predict_with_generate, evaluation measures the loss only.
     names = (
-        {"bleu": "BLEU", "chrf": "chrF", "bleu_all_refs": "BLEU (all references)", "chrf_all_refs": "chrF (all references)"}
+        {"bleu": "BLEU", "chrf": "chrF", "bleu_all_refs": "BLEU (all references)",
+         "chrf_all_refs": "chrF (all references)", "exact_match": "exact match"}
         if f"{split}_bleu" in metrics
         else {"loss": "loss"}
     )
@@ -214,8 +277,8 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
         CardMetric(
             metric_type=key.removesuffix("_all_refs"),
             name=f"{split} {name}",
-            value=round(metrics[f"{split}_{key}"], 4 if key == "loss" else 2),
-            dataset_type=data_args.dataset_name or "tatoeba",
+            value=round(metrics[f"{split}_{key}"], 4 if key in ("loss", "exact_match") else 2),
+            dataset_type="generated" if data_args.task else data_args.dataset_name or "tatoeba",
             dataset_name=dataset_display_name(data_args),
             split=description,
         )
@@ -252,11 +315,20 @@ def write_translation_card(training_args, model_args, data_args, model, card_met
         "sacrebleu corpus scores on detokenised text against one reference (the first translation of each source, as "
         "in standard test sets); \"all references\" scores each source against every translation the data holds."
     )
+    if data_args.task == "dates":
+        description = (
+            f"{architecture}, with a character-level tokenizer. The chapter's exercise 8 (\"NLP with RNNs and "
+            f"Attention\"): dates written in one of several formats (\"April 22, 2019\", \"22.04.2019\", ...) to ISO "
+            f"8601 (\"2019-04-22\"), {'trained' if training_args.do_train else 'scored'} on "
+            f"{dataset_display_name(data_args)} of the years {data_args.dates_train_years}. Exact match is the "
+            "share of outputs equal to the reference."
+        )
+    example = "April 22, 2019" if data_args.task == "dates" else "I like soccer."
     usage = f"""
 from transformers import pipeline
 
 translator = pipeline("rnn-translation", model="{repo}", trust_remote_code=True)
-print(translator("I like soccer.", num_beams=5)[0]["translation_text"])
+print(translator({example!r}, num_beams=5)[0]["translation_text"])
 """
     if training_args.do_train:
         training = (
@@ -280,7 +352,7 @@ print(translator("I like soccer.", num_beams=5)[0]["translation_text"])
             tags=["gru", "seq2seq", "attention", "translation"],
             datasets=[data_args.dataset_name] if data_args.dataset_name else [],
             metrics=card_metrics,
-            language=[data_args.source_lang, data_args.target_lang],
+            language=["en"] if data_args.task == "dates" else [data_args.source_lang, data_args.target_lang],
         ),
     )
 

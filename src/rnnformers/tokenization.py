@@ -38,7 +38,13 @@ class _TextBatches:
             yield batch
 
 
-def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) -> PreTrainedTokenizerFast:
+def build_char_tokenizer(
+    texts: Iterable[str] | str,
+    lowercase: bool = False,
+    add_bos_eos: bool = False,
+    padding_side: str = "left",
+    model_max_length: int | None = None,
+) -> PreTrainedTokenizerFast:
     """A character-level tokenizer whose vocabulary is every character of `texts`, plus `<pad>` (id 0) and `<unk>`.
 
     As in the chapter, `lowercase=True` folds case (Tiny Shakespeare: 39 characters); cased it keeps 65. Characters
@@ -47,7 +53,14 @@ def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) ->
     Args:
         texts: the corpus, as one string or an iterable of strings (e.g. a `datasets` column).
         lowercase: lower-case the text before splitting it into characters.
+        add_bos_eos: add `<s>`/`</s>` (ids 2 and 3) to the vocabulary and around each text, as a sequence-to-sequence
+            model's source and target need (`train_translation.py --tokenizer_type char`).
+        padding_side: `"left"` (generation from a prompt) or `"right"` (a sequence-to-sequence model's labels, which
+            `DataCollatorForSeq2Seq` pads on this side).
+        model_max_length: recorded in the tokenizer so that `truncation=True` cuts there.
     """
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
     if isinstance(texts, str):
         # A million characters at a time: pre-tokenizing tens of millions of characters at once takes gigabytes, and
         # cutting a text between characters changes nothing for single-character tokens.
@@ -58,16 +71,27 @@ def build_char_tokenizer(texts: Iterable[str] | str, lowercase: bool = False) ->
     # One token per character; `(?m)` makes `.` match newlines too (Oniguruma syntax).
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
-    trainer = trainers.WordLevelTrainer(special_tokens=[PAD_TOKEN, UNK_TOKEN], min_frequency=1, show_progress=False)
+    special_tokens = [PAD_TOKEN, UNK_TOKEN] + ([BOS_TOKEN, EOS_TOKEN] if add_bos_eos else [])
+    trainer = trainers.WordLevelTrainer(special_tokens=special_tokens, min_frequency=1, show_progress=False)
     tokenizer.train_from_iterator(_TextBatches(texts), trainer=trainer)
-    if tokenizer.get_vocab_size() <= 2:
+    if tokenizer.get_vocab_size() <= len(special_tokens):
         raise ValueError("texts hold no characters to build a vocabulary from.")
+    extra = {}
+    if add_bos_eos:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{BOS_TOKEN} $A {EOS_TOKEN}",
+            special_tokens=[(token, tokenizer.token_to_id(token)) for token in (BOS_TOKEN, EOS_TOKEN)],
+        )
+        extra = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN}
+    if model_max_length is not None:
+        extra["model_max_length"] = model_max_length
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token=PAD_TOKEN,
         unk_token=UNK_TOKEN,
-        padding_side="left",
+        padding_side=padding_side,
         clean_up_tokenization_spaces=False,
+        **extra,
     )
 
 

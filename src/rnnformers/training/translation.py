@@ -58,7 +58,8 @@ class TranslationScorer:
 
     `bleu` / `chrf` score each translation against the first reference of its source (the single-reference figures,
     comparable with standard test sets, which have one reference); `bleu_all_refs` / `chrf_all_refs` against every
-    translation the data holds for that source.
+    translation the data holds for that source; `exact_match` is the share of translations equal (stripped) to one of
+    their references (the measure of `--task dates`).
 
     Predictions are matched to their references through their source ids (`include_for_metrics=["inputs"]`), not
     their position: the Trainer may evaluate in its own order (`group_by_length` sorts evaluation batches too).
@@ -124,8 +125,9 @@ class TranslationScorer:
         texts = [text.strip() for text in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)]
         first = self.metric.compute(predictions=texts, references=[refs[:1] for refs in references])
         every = self.metric.compute(predictions=texts, references=references)
+        exact = np.mean([text in [ref.strip() for ref in refs] for text, refs in zip(texts, references)])
         return {"bleu": first["bleu"], "chrf": first["chrf"], "bleu_all_refs": every["bleu"],
-                "chrf_all_refs": every["chrf"]}
+                "chrf_all_refs": every["chrf"], "exact_match": float(exact)}
 
 
 def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int):
