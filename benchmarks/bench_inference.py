@@ -1,5 +1,6 @@
 """Fast CPU inference, every family side by side in one run: float32, bfloat16 (weights), int8 (rnnformers.quantization)
-and ONNX Runtime (rnnformers.onnx_export, float32), on trained models (benchmarks/train_inference_models.sh).
+and ONNX Runtime (rnnformers.onnx_export: float32, and int8 by ONNX Runtime's dynamic quantization), on trained models
+(benchmarks/train_inference_models.sh).
 
 For each family: throughput at batch 1 and at a serving batch (medians of interleaved rounds: every variant once per
 round; ONNX Runtime with as many threads as torch), and quality on the validation part the training script held out
@@ -46,7 +47,7 @@ from rnnformers.training.data import (
 from rnnformers.training.token_classification import read_conllu
 
 
-VARIANTS = ("float32", "bfloat16", "int8", "onnxruntime")
+VARIANTS = ("float32", "bfloat16", "int8", "onnxruntime", "onnxruntime int8")
 
 
 def median_seconds(functions: dict, rounds: int) -> dict:
@@ -74,6 +75,8 @@ def bench_char_rnn(folder: Path, args, work: Path) -> dict:
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     models = torch_variants(model)
     runner = OnnxCharRNN(export_char_rnn(model, work / "char-rnn"), num_threads=torch.get_num_threads())
+    runner8 = OnnxCharRNN(export_char_rnn(model, work / "char-rnn-int8", quantize=True),
+                          num_threads=torch.get_num_threads())
     # the training script's split: 90% / 10% (train_inference_models.sh), contiguous
     validation = split_text(load_text(BUNDLED_SHAKESPEARE), 0.10, 0.0)["validation"]
     ids = torch.as_tensor(encode_characters(tokenizer, validation).astype(np.int64))
@@ -86,7 +89,8 @@ def bench_char_rnn(folder: Path, args, work: Path) -> dict:
     with torch.no_grad():
         for name, m in models.items():
             quality[name] = loss_of(m(input_ids=windows).logits)
-    quality["onnxruntime"] = loss_of(torch.from_numpy(runner.step(windows.numpy(), runner.zero_state(len(windows)))[0]))
+    for name, r in (("onnxruntime", runner), ("onnxruntime int8", runner8)):
+        quality[name] = loss_of(torch.from_numpy(r.step(windows.numpy(), r.zero_state(len(windows)))[0]))
 
     prompt = tokenizer("To be or not to be, t", return_tensors="pt", add_special_tokens=False)["input_ids"][:, :20]
     results = {}
@@ -95,6 +99,7 @@ def bench_char_rnn(folder: Path, args, work: Path) -> dict:
         functions = {name: (lambda m=m: m.generate(prompts, max_new_tokens=200, do_sample=False, pad_token_id=0))
                      for name, m in models.items()}
         functions["onnxruntime"] = lambda: runner.generate(prompts.numpy(), max_new_tokens=200)
+        functions["onnxruntime int8"] = lambda: runner8.generate(prompts.numpy(), max_new_tokens=200)
         seconds = median_seconds(functions, args.rounds)
         results[f"batch {batch}"] = {name: 200 * batch / s for name, s in seconds.items()}
     return {"unit": "characters/s", "quality": {"metric": "validation nats/char (windows of 256)", **quality},
@@ -109,6 +114,8 @@ def bench_classifier(folder: Path, args, work: Path) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     models = torch_variants(model)
     runner = OnnxClassifier(export_classifier(model, work / "classifier"), num_threads=torch.get_num_threads())
+    runner8 = OnnxClassifier(export_classifier(model, work / "classifier-int8", quantize=True),
+                             num_threads=torch.get_num_threads())
     validation = load_sentiment_splits(args.imdb_file, validation_split_percentage=20, split_seed=42)["validation"]
     validation = validation.select(range(min(args.reviews, len(validation))))
     texts, labels = list(validation["text"]), np.array(validation["label"])
@@ -131,6 +138,7 @@ def bench_classifier(folder: Path, args, work: Path) -> dict:
 
     logits_of = {name: torch_logits(m) for name, m in models.items()}
     logits_of["onnxruntime"] = runner.logits
+    logits_of["onnxruntime int8"] = runner8.logits
     quality = {name: float((predictions(f) == labels).mean()) for name, f in logits_of.items()}
 
     results = {}
@@ -152,6 +160,8 @@ def bench_translator(folder: Path, args, work: Path) -> dict:
     model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
     models = torch_variants(model)
     runner = OnnxTranslator(export_translator(model, work / "translator"), num_threads=torch.get_num_threads())
+    runner8 = OnnxTranslator(export_translator(model, work / "translator-int8", quantize=True),
+                             num_threads=torch.get_num_threads())
     validation = split_by_source(load_pairs(), 0.02, 0.03, 42)["validation"]
     validation = validation.select(range(min(args.sentences, len(validation))))
     sources, references = list(validation["source"]), list(validation["target"])
@@ -163,7 +173,7 @@ def bench_translator(folder: Path, args, work: Path) -> dict:
             return tokenizer.batch_decode(out, skip_special_tokens=True)
         return translate
 
-    def onnx_translate(num_beams=1):
+    def onnx_translate(num_beams=1, runner=runner):
         def translate(ids, mask):
             rows = runner.generate(ids.numpy(), mask.numpy(), num_beams=num_beams, max_new_tokens=args.max_new_tokens)
             return tokenizer.batch_decode(rows, skip_special_tokens=True)
@@ -171,6 +181,7 @@ def bench_translator(folder: Path, args, work: Path) -> dict:
 
     greedy = {name: torch_translate(m) for name, m in models.items()}
     greedy["onnxruntime"] = onnx_translate()
+    greedy["onnxruntime int8"] = onnx_translate(runner=runner8)
     quality = {}
     for name, translate in greedy.items():
         hypotheses = []
@@ -187,6 +198,7 @@ def bench_translator(folder: Path, args, work: Path) -> dict:
         results[label] = {name: batch / s for name, s in median_seconds(calls, args.rounds).items()}
     beam = {name: torch_translate(m, 5) for name, m in models.items()}
     beam["onnxruntime"] = onnx_translate(5)
+    beam["onnxruntime int8"] = onnx_translate(5, runner8)
     encoded = tokenizer(sources[:1], return_tensors="pt")
     calls = {name: (lambda f=f: f(encoded["input_ids"], encoded["attention_mask"])) for name, f in beam.items()}
     results["batch 1, beam 5"] = {name: 1 / s for name, s in median_seconds(calls, args.rounds).items()}
@@ -202,6 +214,8 @@ def bench_tagger(folder: Path, args, work: Path) -> dict:
     model = AutoModelForTokenClassification.from_pretrained(folder).eval()
     models = torch_variants(model)
     runner = OnnxClassifier(export_classifier(model, work / "tagger"), model, num_threads=torch.get_num_threads())
+    runner8 = OnnxClassifier(export_classifier(model, work / "tagger-int8", quantize=True), model,
+                             num_threads=torch.get_num_threads())
     dev = read_conllu(args.dev_file)
     label2id = model.config.label2id
     sentences = [list(words) for words in dev["tokens"]]
@@ -225,6 +239,7 @@ def bench_tagger(folder: Path, args, work: Path) -> dict:
 
     decoders = {name: torch_decode(m) for name, m in models.items()}
     decoders["onnxruntime"] = runner.decode
+    decoders["onnxruntime int8"] = runner8.decode
 
     def tag(decode, rows):
         encoding = tokenizer([sentences[i] for i in rows], is_split_into_words=True, padding=True, return_tensors="pt")

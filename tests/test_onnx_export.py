@@ -92,3 +92,18 @@ def test_export_refuses_what_it_cannot_export(tmp_path):
     tagger_family, tagger_variant = next(p.values for p in FAMILY_VARIANTS if "char_lm_hidden_size" in p.values[1])
     with pytest.raises(ValueError, match="contextual character-LM"):
         export_classifier(tagger_family.model(**tagger_variant), tmp_path / "d")
+
+
+def test_int8_graph_runs_onnxruntimes_fused_int8_lstm_close_to_float(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    family, variant = next(p.values for p in CLASSIFIERS if p.values[1].get("cell_type") == "lstm")
+    model = family.model(**variant)
+    runner = OnnxClassifier(export_classifier(model, tmp_path, quantize=True), model)
+    assert runner.manifest["int8"] is True
+    operators = {node.op_type for node in onnx.load(tmp_path / "model.onnx").graph.node}
+    assert "DynamicQuantizeLSTM" in operators and "LSTM" not in operators
+    _, ids, mask = padded_batch("left")
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask).logits.numpy()
+    difference = np.abs(runner.logits(ids, mask) - expected).max()
+    assert 0 < difference < 0.05 * np.abs(expected).max()

@@ -84,6 +84,26 @@ def _verified(check, what: str):
         ) from error
 
 
+def _quantize_graphs(output_dir: Path, names: list[str]) -> None:
+    """ONNX Runtime's dynamic int8 quantization of the exported graphs, in place (after they were verified in float):
+    LSTM layers become its fused `DynamicQuantizeLSTM`, matrix products `MatMulInteger`; weights int8, activations
+    quantized at each call. (Its quantizer has no GRU form: GRU layers stay float32.)"""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    for name in names:
+        path = output_dir / name
+        float_path = path.with_name(f"{path.stem}.float32.onnx")
+        path.replace(float_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(float_path), str(path), weight_type=QuantType.QInt8)
+        float_path.unlink()
+    manifest_path = output_dir / "onnx_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["int8"] = True
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def _check_exportable(model: nn.Module, model_types: tuple[str, ...]):
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in model_types:
@@ -125,9 +145,10 @@ class _LogitsGraph(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).logits
 
 
-def export_classifier(model, output_dir: str | Path, verify: bool = True) -> Path:
+def export_classifier(model, output_dir: str | Path, verify: bool = True, quantize: bool = False) -> Path:
     """Exports a `GRUForSequenceClassification`, `GRUForTokenClassification` or `RNNTaggerForTokenClassification` as
-    `output_dir/model.onnx` (dynamic batch and time axes). Returns the folder."""
+    `output_dir/model.onnx` (dynamic batch and time axes); `quantize=True` then quantizes it to int8 (ONNX Runtime's
+    dynamic quantization). Returns the folder."""
     _check_exportable(model, ("gru", "rnn_tagger"))
     if getattr(model.config, "char_lm_hidden_size", None):
         raise ValueError("A tagger with contextual character-LM features is not exported: their text length is read "
@@ -154,6 +175,8 @@ def export_classifier(model, output_dir: str | Path, verify: bool = True) -> Pat
 
     if verify:
         _verified(check, "classifier graph")
+    if quantize:
+        _quantize_graphs(output_dir, ["model.onnx"])
     return output_dir
 
 
@@ -206,8 +229,9 @@ class _CharRNNStepGraph(nn.Module):
         return (out.logits, *new_states)
 
 
-def export_char_rnn(model, output_dir: str | Path, verify: bool = True) -> Path:
-    """Exports a `CharRNNForCausalLM` as a step graph `output_dir/step.onnx` (see the module's docstring)."""
+def export_char_rnn(model, output_dir: str | Path, verify: bool = True, quantize: bool = False) -> Path:
+    """Exports a `CharRNNForCausalLM` as a step graph `output_dir/step.onnx` (see the module's docstring);
+    `quantize=True` then quantizes it to int8."""
     _check_exportable(model, ("char_rnn",))
     model = model.eval()
     config = model.config
@@ -235,6 +259,8 @@ def export_char_rnn(model, output_dir: str | Path, verify: bool = True) -> Path:
 
     if verify:
         _verified(check, "char-RNN step graph")
+    if quantize:
+        _quantize_graphs(output_dir, ["step.onnx"])
     return output_dir
 
 
@@ -320,8 +346,9 @@ class _DecoderStepGraph(nn.Module):
         return log_probs, new_state.transpose(0, 1), out.cross_attentions[0][:, 0, -1]
 
 
-def export_translator(model, output_dir: str | Path, verify: bool = True) -> Path:
-    """Exports a `Seq2SeqGRUAttention` as `encoder.onnx` and `decoder_step.onnx` in `output_dir`."""
+def export_translator(model, output_dir: str | Path, verify: bool = True, quantize: bool = False) -> Path:
+    """Exports a `Seq2SeqGRUAttention` as `encoder.onnx` and `decoder_step.onnx` in `output_dir`; `quantize=True`
+    then quantizes them to int8."""
     _check_exportable(model, ("seq2seq_gru_attention",))
     model = model.eval()
     config = model.config
@@ -365,6 +392,8 @@ def export_translator(model, output_dir: str | Path, verify: bool = True) -> Pat
 
     if verify:
         _verified(check, "translator graphs")
+    if quantize:
+        _quantize_graphs(output_dir, ["encoder.onnx", "decoder_step.onnx"])
     return output_dir
 
 
