@@ -56,7 +56,7 @@ from rnnformers.training.lifecycle import (
     train_and_save,
 )
 from rnnformers.training.modelcard import CardInfo, CardMetric, not_trained_text, write_model_card
-from rnnformers.training.translation import PairTokenizer, TranslationScorer
+from rnnformers.training.translation import PairTokenizer, TranslationScorer, distilled_training_part
 
 
 logger = logging.getLogger(__name__)
@@ -124,9 +124,22 @@ class DataArguments(BaseDataArguments):
     max_source_length: int = field(default=64, metadata={"help": "Source tokens kept, <s> and </s> included."})
     max_target_length: int = field(default=64, metadata={"help": "Target tokens kept (and generated), </s> included."})
     num_beams: int = field(default=5, metadata={"help": "Beam width of the final --do_eval / --do_predict scores."})
+    distilled_train_file: str | None = field(
+        default=None,
+        metadata={"help": "Sequence-level knowledge distillation: a TSV of `source TAB translation` lines made by "
+                          "scripts/distill_translations.py from this split's training sources. Its pairs replace the "
+                          "training part's (validation and test keep the data's own references)."},
+    )
+    keep_original_pairs: bool = field(
+        default=False, metadata={"help": "With --distilled_train_file: train on the distilled and the original pairs."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        if self.distilled_train_file and self.task:
+            raise ValueError("--distilled_train_file: --task dates generates its own pairs; drop one of them.")
+        if self.keep_original_pairs and not self.distilled_train_file:
+            raise ValueError("--keep_original_pairs keeps the original pairs beside --distilled_train_file: give it.")
         if self.task not in (None, "dates"):
             raise ValueError(f"--task must be 'dates' (or left out: pairs from a file), got {self.task!r}.")
         if self.task and (self.train_file or self.dataset_name):
@@ -155,6 +168,10 @@ def main():
                                data_args.dataset_split, data_args.source_column, data_args.target_column)
             splits = split_by_source(pairs, data_args.validation_split_percentage / 100,
                                      data_args.test_split_percentage / 100, data_args.split_seed)
+            if data_args.distilled_train_file:
+                distilled = load_pairs(data_args.distilled_train_file)
+                splits["train"] = distilled_training_part(splits["train"], distilled, data_args.keep_original_pairs,
+                                                          "--distilled_train_file")
     splits = take_samples(splits, data_args, training_args.seed)
     logger.info("pairs: %s", {name: len(part) for name, part in splits.items()})
 

@@ -23,8 +23,13 @@ from rnnformers import (
 from rnnformers.metrics import load_metric
 from rnnformers.quantization import is_quantized_int8, quantize_dynamic_int8
 from rnnformers.tokenization import train_subword_tokenizer
-from rnnformers.training.data import split_by_source
-from rnnformers.training.translation import PairTokenizer, TranslationScorer, attention_matrix
+from rnnformers.training.data import load_pairs, split_by_source
+from rnnformers.training.translation import (
+    PairTokenizer,
+    TranslationScorer,
+    attention_matrix,
+    distilled_training_part,
+)
 
 from conftest import ROOT, SHARED_DATA, load_script, make_hub_snapshot, run_python_without_rnnformers
 
@@ -416,3 +421,45 @@ def test_training_script_trains_scores_and_writes_a_card(tmp_path):
     assert 0 <= json.loads((tmp_path / "ensemble-scored" / "test_results.json").read_text())["test_bleu"] <= 100
     scored_card = (tmp_path / "ensemble-scored" / "README.md").read_text()
     assert "An ensemble of 2 translators that decode together" in scored_card
+
+
+def test_distillation_translates_the_training_sources_only_and_resumes(translator, tmp_path):
+    folder, model, tokenizer = translator
+    pairs_file = tmp_path / "pairs.tsv"
+    pairs_file.write_text("\n".join(SPA_ENG.read_text(encoding="utf-8").splitlines()[3000:3300]) + "\n",
+                          encoding="utf-8")
+    output = tmp_path / "distilled" / "train.tsv"
+    common = ["--teacher", str(folder), "--output_file", str(output), "--train_file", str(pairs_file),
+              "--validation_split_percentage", "10", "--test_split_percentage", "10", "--num_beams", "2",
+              "--max_new_tokens", "6", "--batch_size", "16", "--dtype", "float32"]
+    distill = load_script("distill_translations.py")
+    # Interrupted after 20 sources, then run again: only the rest is translated, each source once.
+    first = distill.main([*common, "--max_sources", "20"])
+    assert (first["translated_now"], first["already_done"]) == (20, 0)
+    second = distill.main(common)
+    assert second["already_done"] == 20 and second["translated_now"] == second["sources"] - 20
+
+    rows = [line.split("\t") for line in output.read_text(encoding="utf-8").splitlines()]
+    sources = [source for source, _ in rows]
+    lines = [line.split("\t") for line in pairs_file.read_text(encoding="utf-8").splitlines()]
+    pairs = Dataset.from_dict({"source": [line[0] for line in lines], "target": [line[1] for line in lines]})
+    splits = split_by_source(pairs, 0.10, 0.10, 42)
+    assert sorted(sources) == sorted(set(splits["train"]["source"]))  # every training source, once
+    held_out = set(splits["validation"]["source"]) | set(splits["test"]["source"])
+    assert held_out and not held_out & set(sources)  # never a validation or test source
+    for source, translation in rows[:3]:  # the teacher's own beam-search translation
+        assert translation == generate_text(model, tokenizer, source, num_beams=2, max_new_tokens=6)
+
+    # A file made from another split is refused, naming the flag.
+    with pytest.raises(ValueError, match="--output_file .*not in this training part"):
+        distill.main([*common, "--split_seed", "7"])
+
+    # The student's training part (train_translation.py --distilled_train_file, --keep_original_pairs).
+    distilled = load_pairs(str(output))
+    student = distilled_training_part(splits["train"], distilled, False, "--distilled_train_file")
+    assert dict(zip(student["source"], student["target"])) == dict(rows)
+    both = distilled_training_part(splits["train"], distilled, True, "--distilled_train_file")
+    assert len(both) == len(splits["train"]) + len(rows)
+    other_split = split_by_source(pairs, 0.10, 0.10, 7)["train"]
+    with pytest.raises(ValueError, match="--distilled_train_file: .* not in this run's training part"):
+        distilled_training_part(other_split, distilled, False, "--distilled_train_file")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import Dataset, concatenate_datasets
 from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
@@ -195,3 +196,25 @@ def save_ensemble(folders: list[str | Path], output_dir: str | Path, overwrite: 
 
 
 __all__ = ["PairTokenizer", "TranslationScorer", "attention_matrix", "save_ensemble"]
+
+
+def distilled_training_part(train: Dataset, distilled: Dataset, keep_original: bool, argument: str) -> Dataset:
+    """The training pairs of sequence-level knowledge distillation: the teacher's translations (`distilled`, columns
+    `source` / `target`) of the training part's sources, alone or after the original pairs (`keep_original`).
+
+    A distilled source that is not a training source is refused (naming `argument`): the file was made from another
+    split, and a validation or test source among the training pairs would inflate every score."""
+    training_sources = set(train["source"])
+    foreign = [source for source in distilled["source"] if source not in training_sources]
+    if foreign:
+        raise ValueError(
+            f"{argument}: {len(foreign)} of its sources are not in this run's training part (e.g. {foreign[0]!r}): "
+            "it was made from another data file or split (--validation_split_percentage, --test_split_percentage, "
+            "--split_seed must be the ones given to distill_translations.py)."
+        )
+    original = train.select_columns(["source", "target"])
+    distilled = distilled.select_columns(["source", "target"]).cast(original.features)  # string vs large_string
+    if not keep_original:
+        return distilled
+    return concatenate_datasets([original, distilled])
+
