@@ -194,7 +194,8 @@ def bench_translator(folder: Path, args, work: Path) -> dict:
     for label, batch, functions in (("batch 1, greedy", 1, greedy), (f"batch {args.serving_batch}, greedy",
                                                                        args.serving_batch, greedy)):
         encoded = tokenizer(sources[:batch], padding=True, return_tensors="pt")
-        calls = {name: (lambda f=f: f(encoded["input_ids"], encoded["attention_mask"])) for name, f in functions.items()}
+        calls = {name: (lambda f=f: f(encoded["input_ids"], encoded["attention_mask"]))
+                 for name, f in functions.items()}
         results[label] = {name: batch / s for name, s in median_seconds(calls, args.rounds).items()}
     beam = {name: torch_translate(m, 5) for name, m in models.items()}
     beam["onnxruntime"] = onnx_translate(5)

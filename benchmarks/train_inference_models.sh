@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The four models bench_inference.py measures: each family at the architecture of its quality recipe (README), trained
 # for a fraction of the recipe's steps (the float32 / bfloat16 / int8 / ONNX Runtime comparison needs a trained model,
-# not the best one). One thread, bfloat16 autocast; about 30 minutes of one core of this 2-core CPU in all.
+# not the best one). One thread, bfloat16 autocast; about 53 minutes of one core in all (measured with the other
+# core loaded by other jobs).
 # Usage: bash benchmarks/train_inference_models.sh [outputs/inference]
 set -euo pipefail
 OUT=${1:-outputs/inference}

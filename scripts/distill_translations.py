@@ -2,8 +2,8 @@
 """Sequence-level knowledge distillation, step 1 (Kim & Rush 2016): a teacher's translations of the training part's
 sources, written as `source TAB translation` lines.
 
-    python scripts/distill_translations.py --teacher outputs/nmt-en-es-ensemble --output_file outputs/distilled/train.tsv \
-        --num_beams 5 --dtype bfloat16 --batch_size 64
+    python scripts/distill_translations.py --teacher outputs/nmt-en-es-ensemble \
+        --output_file outputs/distilled/train.tsv --num_beams 5 --dtype bfloat16 --batch_size 64
 
 The training part is the one `train_translation.py` trains on (the same file, split percentages and `--split_seed`):
 sources of the validation and test parts are never translated. Each distinct source is translated once, in batches of

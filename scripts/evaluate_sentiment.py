@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Score a saved text classifier on a parquet/csv/json file with `text` and `label` columns.
 
-    python scripts/evaluate_sentiment.py outputs/gru-imdb --file ../shared/data/imdb/train.parquet \
+    python scripts/evaluate_sentiment.py --model outputs/gru-imdb --file ../shared/data/imdb/train.parquet \
         --validation_split_percentage 20          # only the validation part train_sentiment.py held out
-    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --json
-    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype bfloat16   # AMX / AVX-512 BF16
-    python scripts/evaluate_sentiment.py outputs/gru-imdb --file reviews.csv --dtype int8       # int8 kernels
+    python scripts/evaluate_sentiment.py --model outputs/gru-imdb --file reviews.csv --json
+    python scripts/evaluate_sentiment.py --model outputs/gru-imdb --file reviews.csv --dtype bfloat16   # AMX / AVX-512 BF16
+    python scripts/evaluate_sentiment.py --model outputs/gru-imdb --file reviews.csv --dtype int8       # int8 kernels
 
 The model runs through `pipeline("text-classification")` (batches of texts of similar length, truncated to the
 tokenizer's saved max length) and its label names are mapped back to class ids with the model's `label2id`; the

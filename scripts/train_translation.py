@@ -95,7 +95,7 @@ class DataArguments(BaseDataArguments):
         default=None,
         metadata={"help": "'dates': the chapter's exercise 8, generated dates in several formats to ISO 8601 "
                           "(rnnformers.training.exercises.dates_dataset, seed --split_seed) instead of pairs read from "
-                          "a file: validation = held-out dates of the training years, test = dates of other years."},
+                          "a file: validation = held-out sources of the training years, test = dates of other years."},
     )
     dates_train_years: str = field(
         default="1900-2049",
@@ -279,7 +279,7 @@ def card_metrics_of(split: str, metrics: dict, data_args: DataArguments) -> list
     if data_args.task == "dates":
         description = (
             f"{split}: {metrics[f'{split}_samples']:,} generated dates ("
-            + (f"held-out dates of the training years {data_args.dates_train_years}" if split == "validation"
+            + (f"held-out sources of the training years {data_args.dates_train_years}" if split == "validation"
                else f"years {data_args.dates_test_years}, outside the training range")
             + f", seed {data_args.split_seed}, no source seen in training), beam {data_args.num_beams}"
         )

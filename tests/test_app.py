@@ -5,6 +5,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,15 @@ def served(folders):
     for name, one in result.items():
         assert one.ok, (name, one.error)
     return result
+
+
+def test_an_abandoned_stream_stops_its_generation_thread(served):
+    before = threading.active_count()
+    stream = app.generate_stream(served["char_rnn"], "ROMEO:", max_new_tokens=1000, do_sample=True, seed=1)
+    next(stream)
+    next(stream)
+    stream.close()  # what Gradio does when the page goes away: the thread must not go on generating 1,000 tokens
+    assert threading.active_count() == before
 
 
 def test_generation_streams_one_character_at_a_time(served):
@@ -187,7 +197,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_page_in_a_headless_browser(folders, tmp_path):
+def test_page_in_a_headless_browser(folders, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry from a test
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no chromium binary (apt-get install -y chromium; .ci/run installs it)")

@@ -35,6 +35,8 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
+    StoppingCriteria,
+    StoppingCriteriaList,
     TextIteratorStreamer,
 )
 
@@ -225,6 +227,16 @@ def quality_markdown(folder: str | Path) -> str:
 
 # --------------------------------------------------------------------------------------------------------- generate
 
+class _StopOnEvent(StoppingCriteria):
+    """Stops `generate()` once `event` is set."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
 class _TokenStreamer(TextIteratorStreamer):
     """`TextIteratorStreamer` that hands over every token as soon as it is generated (the base class waits for a space
     or a newline, i.e. streams word by word); exact for a character tokenizer, one character per token."""
@@ -288,11 +300,16 @@ def generate_stream(served: Served, prompt: str, max_new_tokens: int = 200, do_s
         return
     streamer = _TokenStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
     failure = []
+    # Set when the page stops reading (a closed tab, a cancelled job): generation then stops at its next token
+    # instead of running on in its thread while the next request starts.
+    abandoned = threading.Event()
+    stop_when_abandoned = StoppingCriteriaList([_StopOnEvent(abandoned)])
 
     def run():
         try:
             with torch.no_grad():
-                model.generate(**inputs, pad_token_id=tokenizer.pad_token_id, streamer=streamer, **kwargs)
+                model.generate(**inputs, pad_token_id=tokenizer.pad_token_id, streamer=streamer,
+                               stopping_criteria=stop_when_abandoned, **kwargs)
         except Exception as error:  # noqa: BLE001  (re-raised in the caller's thread)
             failure.append(error)
             streamer.end()
@@ -300,11 +317,14 @@ def generate_stream(served: Served, prompt: str, max_new_tokens: int = 200, do_s
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     text = prompt
-    for piece in streamer:
-        if piece:  # the end of the stream comes as an empty piece
-            text += piece
-            yield text
-    thread.join()
+    try:
+        for piece in streamer:
+            if piece:  # the end of the stream comes as an empty piece
+                text += piece
+                yield text
+    finally:
+        abandoned.set()
+        thread.join()
     if failure:
         raise failure[0]
 
@@ -323,7 +343,9 @@ def _class_probabilities(model, tokenizer, texts: list[str], batch_size: int = 6
     return np.concatenate(rows)
 
 
-def classify(served: Served, text: str, max_words: int = 300) -> tuple[dict[str, float], list[tuple[str, float | None]]]:
+def classify(
+    served: Served, text: str, max_words: int = 300
+) -> tuple[dict[str, float], list[tuple[str, float | None]]]:
     """The class probabilities of `text` (`{label: probability}`, summing to 1), and its words with each one's effect
     on the predicted class (leave-one-out: the predicted class's probability with the whole text minus without that
     word, so > 0 pushed towards the prediction, < 0 against it; scaled to [-1, 1] by the largest effect).
@@ -490,7 +512,8 @@ def build_demo(char_rnn: str | None, classifier: str | None, translator: str | N
             with gr.Column(visible=s.ok):
                 prompt = gr.Textbox(label="Prompt", value="ROMEO:", elem_id="prompt")
                 with gr.Row():
-                    max_new = gr.Slider(1, 1000, value=200, step=1, label="Max new characters", elem_id="generate-max-new")
+                    max_new = gr.Slider(1, 1000, value=200, step=1, label="Max new characters",
+                                        elem_id="generate-max-new")
                     sample = gr.Checkbox(value=True, label="Sample (off: greedy / beam search)")
                     seed = gr.Number(value=42, precision=0, label="Seed")
                 with gr.Row():

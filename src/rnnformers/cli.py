@@ -28,7 +28,7 @@ def build_generate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_beams", type=int, default=1)
     parser.add_argument("--num_return_sequences", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None, help="Random seed, for reproducible sampling.")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu (cpu for --dtype int8)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32",
                         help="bfloat16 weights (fast on CPUs with AMX / AVX-512 BF16), or int8 recurrent and linear "
                              "layers (rnnformers.quantization, CPU only)")
@@ -67,6 +67,8 @@ def generate_main(argv: list[str] | None = None) -> None:
     if args.seed is not None:
         set_seed(args.seed)
     tokenizer = load_pretrained(AutoTokenizer, args.model, "model", trust_remote_code=args.trust_remote_code)
+    if args.device is None:
+        args.device = "cpu" if args.dtype == "int8" or not torch.cuda.is_available() else "cuda"
     if args.dtype == "int8" and args.device != "cpu":
         parser.error(f"--dtype int8 runs on the CPU only, got --device {args.device}.")
     model = load_pretrained(AutoModelForCausalLM, args.model, "model", trust_remote_code=args.trust_remote_code,

@@ -93,16 +93,15 @@ def _quantize_graphs(output_dir: Path, names: list[str]) -> None:
 
     for name in names:
         path = output_dir / name
-        float_path = path.with_name(f"{path.stem}.float32.onnx")
-        path.replace(float_path)
+        quantized_path = path.with_name(f"{path.stem}.int8.onnx")
         # Its advice to run its pre-processing first is logged on the root logger at every call; the graphs here
         # come straight from the exporter, already shape-inferred.
         logging.disable(logging.WARNING)
         try:
-            quantize_dynamic(str(float_path), str(path), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(path), str(quantized_path), weight_type=QuantType.QInt8)
         finally:
             logging.disable(logging.NOTSET)
-        float_path.unlink()
+        quantized_path.replace(path)  # only once quantized: a failure leaves the float graph and manifest as they were
     manifest_path = output_dir / "onnx_manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["int8"] = True
@@ -112,7 +111,8 @@ def _quantize_graphs(output_dir: Path, names: list[str]) -> None:
 def _check_exportable(model: nn.Module, model_types: tuple[str, ...]):
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in model_types:
-        raise ValueError(f"`model` must be a {' or '.join(model_types)} model, got {model_type or type(model).__name__}.")
+        got = model_type or type(model).__name__
+        raise ValueError(f"`model` must be a {' or '.join(model_types)} model, got {got}.")
     if getattr(model, "_rnnformers_int8", False):
         raise ValueError("Export the float model: an int8-quantized model's kernels have no ONNX form here.")
     if any(p.dtype != torch.float32 for p in model.parameters()):
@@ -163,7 +163,8 @@ def export_classifier(model, output_dir: str | Path, verify: bool = True, quanti
     ids = torch.randint(1, model.config.vocab_size, (2, 7))
     mask = torch.ones_like(ids)
     mask[1, :2] = 0
-    _export(_LogitsGraph(model).eval(), (ids, mask), output_dir / "model.onnx", ["input_ids", "attention_mask"], ["logits"],
+    _export(_LogitsGraph(model).eval(), (ids, mask), output_dir / "model.onnx", ["input_ids", "attention_mask"],
+            ["logits"],
             {"input_ids": {0: "batch", 1: "time"}, "attention_mask": {0: "batch", 1: "time"}, "logits": {0: "batch"}})
     is_token_classifier = "TokenClassification" in type(model).__name__
     _write_manifest(output_dir, "token_classifier" if is_token_classifier else "classifier", model,

@@ -144,6 +144,7 @@ INFERENCE_DTYPES = ("float32", "bfloat16", "int8")
 
 
 def check_inference_dtype(dtype: str, argument: str = "--dtype") -> None:
+    """A `ValueError` naming `argument` unless `dtype` is one of `INFERENCE_DTYPES`."""
     if dtype not in INFERENCE_DTYPES:
         raise ValueError(f"{argument} must be one of {', '.join(INFERENCE_DTYPES)}, got {dtype!r}.")
 

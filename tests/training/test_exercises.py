@@ -147,6 +147,12 @@ def reber_accuracy(model, dataset, tokenizer) -> float:
     return float((predictions == np.array(dataset["label"])).mean())
 
 
+def test_dates_refuse_more_sources_than_the_years_hold():
+    # 2000-2004: 1,827 days x 9 formats = 16,443 distinct sources, fewer than the 20,000 + 2,000 asked for.
+    with pytest.raises(ValueError, match=r"train_years .* hold 16,443 distinct sources .* fewer than the 22,000"):
+        dates_dataset(train_years=[(2000, 2004)], num_train=20_000, num_validation=2_000, num_test=0)
+
+
 def test_a_small_reber_classifier_learns_what_an_untrained_one_does_not(reber, tmp_path):
     tokenizer = build_char_tokenizer(REBER_ALPHABET, padding_side="right")
     torch.manual_seed(0)

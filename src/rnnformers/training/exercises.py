@@ -315,6 +315,13 @@ def dates_dataset(num_train: int = 20_000, num_validation: int = 2_000, num_test
         for first, last in train_years:
             if not (high < first or low > last):
                 raise ValueError(f"test_years {low}-{high} must lie outside train_years {first}-{last}.")
+    # Every source is distinct: more sources than the ranges' days × formats could never be drawn.
+    for name, ranges, count in (("train_years", train_years, num_train + num_validation), ("test_years", test_years,
+                                                                                           num_test)):
+        days = sum((datetime.date(high, 12, 31) - datetime.date(low, 1, 1)).days + 1 for low, high in ranges)
+        if count and count > days * len(formats):
+            raise ValueError(f"{name} {ranges} hold {days * len(formats):,} distinct sources ({days:,} days × "
+                             f"{len(formats)} formats), fewer than the {count:,} asked for: widen the years.")
     rng = random.Random(seed)
     seen = set()
 
