@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
-from transformers import AutoConfig, HfArgumentParser, pipeline
+from transformers import HfArgumentParser
 
-from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
-from rnnformers.quantization import check_inference_dtype, for_inference, loading_dtype
+import rnnformers  # noqa: F401  (registers the task and the model classes)
+from rnnformers.quantization import check_inference_dtype
 from rnnformers.training.data import BUNDLED_SPA_ENG, load_pairs, split_by_source
-from rnnformers.training.lifecycle import load_pretrained
+from rnnformers.training.translation import load_translator
 
 
 logger = logging.getLogger(__name__)
@@ -100,11 +100,7 @@ def distill(args: DistillationArguments) -> dict:
     todo = [source for source in sources if source not in done]
     logger.info("%d training sources: %d already translated, %d to go", len(sources), len(done), len(todo))
 
-    load_pretrained(AutoConfig, args.teacher, "--teacher", trust_remote_code=args.trust_remote_code)
-    translator = pipeline("rnn-translation", model=args.teacher, trust_remote_code=args.trust_remote_code,
-                          pipeline_class=None if args.trust_remote_code else RnnTranslationPipeline,
-                          dtype=loading_dtype(args.dtype))
-    translator = for_inference(translator, args.dtype)
+    translator = load_translator(args.teacher, args.dtype, args.trust_remote_code, argument="--teacher")
     lengths = [len(ids) for ids in translator.tokenizer(todo)["input_ids"]] if todo else []
     order = sorted(range(len(todo)), key=lambda i: -lengths[i])  # longest first: a batch pads to similar lengths
     generate_kwargs = {"num_beams": args.num_beams}

@@ -15,23 +15,9 @@ a Hub id; `--trust_remote_code` runs the code saved with the model instead of th
 import argparse
 import sys
 
-from transformers import AutoConfig, pipeline
-
-from rnnformers import RnnTranslationPipeline  # importing rnnformers registers the task and the model classes
-from rnnformers.quantization import INFERENCE_DTYPES, for_inference, loading_dtype
-from rnnformers.training.lifecycle import load_pretrained
-
-
-def load_translator(model: str, dtype: str = "float32", trust_remote_code: bool = False):
-    """The "rnn-translation" pipeline of a saved folder or Hub id, with the weights in `dtype` ("float32", "bfloat16",
-    or "int8": the recurrent and linear layers quantized, see `rnnformers.quantization`)."""
-    load_pretrained(AutoConfig, model, "model", trust_remote_code=trust_remote_code)  # a clear error first
-    # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
-    # class is used unless --trust_remote_code asks for the folder's copy.
-    pipeline_class = None if trust_remote_code else RnnTranslationPipeline
-    translator = pipeline("rnn-translation", model=model, trust_remote_code=trust_remote_code,
-                          pipeline_class=pipeline_class, dtype=loading_dtype(dtype))
-    return for_inference(translator, dtype)
+import rnnformers  # noqa: F401  (registers the task and the model classes)
+from rnnformers.quantization import INFERENCE_DTYPES
+from rnnformers.training.translation import load_translator
 
 
 def main(argv: list[str] | None = None):

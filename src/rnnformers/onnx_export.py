@@ -124,13 +124,13 @@ def _write_manifest(output_dir: Path, kind: str, model, **extra):
     (output_dir / "onnx_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _read_manifest(folder: Path, kind: str) -> dict:
+def _read_manifest(folder: Path, kinds: tuple[str, ...]) -> dict:
     path = Path(folder) / "onnx_manifest.json"
     if not path.is_file():
         raise ValueError(f"{folder}: no onnx_manifest.json; export the model with rnnformers.onnx_export first.")
     manifest = json.loads(path.read_text())
-    if manifest["kind"] != kind:
-        raise ValueError(f"{folder} holds an exported {manifest['kind']}, not a {kind}.")
+    if manifest["kind"] not in kinds:
+        raise ValueError(f"{folder} holds an exported {manifest['kind']}, not a {' or '.join(kinds)}.")
     return manifest
 
 
@@ -191,9 +191,7 @@ class OnnxClassifier:
     was exported from, or one loaded from the same folder) supplies the CRF for `decode`."""
 
     def __init__(self, folder: str | Path, model=None, num_threads: int | None = None):
-        self.manifest = json.loads((Path(folder) / "onnx_manifest.json").read_text())
-        if self.manifest["kind"] not in ("classifier", "token_classifier"):
-            raise ValueError(f"{folder} holds an exported {self.manifest['kind']}, not a classifier or tagger.")
+        self.manifest = _read_manifest(folder, ("classifier", "token_classifier"))
         if self.manifest.get("crf") and model is None:
             raise ValueError("An exported CRF tagger decodes with its CRF: pass the PyTorch `model` too.")
         self.session = _session(Path(folder) / "model.onnx", num_threads)
@@ -274,7 +272,7 @@ class OnnxCharRNN:
     """ONNX Runtime generation over an exported char-RNN step graph."""
 
     def __init__(self, folder: str | Path, num_threads: int | None = None):
-        self.manifest = _read_manifest(folder, "char_rnn")
+        self.manifest = _read_manifest(folder, ("char_rnn",))
         self.session = _session(Path(folder) / "step.onnx", num_threads)
         self.state_names = ["state_h", "state_c"] if self.manifest["cell_type"] == "lstm" else ["state_h"]
 
@@ -407,7 +405,7 @@ class OnnxTranslator:
     """ONNX Runtime greedy decoding and beam search over an exported translator."""
 
     def __init__(self, folder: str | Path, num_threads: int | None = None):
-        self.manifest = _read_manifest(folder, "translator")
+        self.manifest = _read_manifest(folder, ("translator",))
         self.encoder = _session(Path(folder) / "encoder.onnx", num_threads)
         self.decoder = _session(Path(folder) / "decoder_step.onnx", num_threads)
 

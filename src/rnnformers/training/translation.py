@@ -10,11 +10,14 @@ import numpy as np
 import torch
 from datasets import Dataset, concatenate_datasets
 from huggingface_hub import ModelCard, ModelCardData
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
+from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
 from ..metrics import load_metric
 from ..models.seq2seq_gru_attention import Seq2SeqGRUAttention, Seq2SeqGRUAttentionEnsemble
+from ..pipelines.translation import RnnTranslationPipeline
+from ..quantization import for_inference, loading_dtype
 from .checkpoints import check_folders_to_combine, check_same_tokenizer, staged_folder
+from .lifecycle import load_pretrained
 
 
 logger = logging.getLogger(__name__)
@@ -217,4 +220,17 @@ def distilled_training_part(train: Dataset, distilled: Dataset, keep_original: b
     if not keep_original:
         return distilled
     return concatenate_datasets([original, distilled])
+
+
+def load_translator(model: str, dtype: str = "float32", trust_remote_code: bool = False, argument: str = "model"):
+    """The "rnn-translation" pipeline of a saved folder or Hub id (`scripts/translate.py`, the distillation teacher),
+    with the weights in `dtype` ("float32", "bfloat16", or "int8": the recurrent and linear layers quantized, see
+    `rnnformers.quantization`). A model that is not there is a `ValueError` naming `argument`."""
+    load_pretrained(AutoConfig, model, argument, trust_remote_code=trust_remote_code)  # a clear error first
+    # A saved folder names its own copy of the pipeline code (for Hub users without rnnformers); here the installed
+    # class is used unless `trust_remote_code` asks for the folder's copy.
+    pipeline_class = None if trust_remote_code else RnnTranslationPipeline
+    translator = pipeline("rnn-translation", model=model, trust_remote_code=trust_remote_code,
+                          pipeline_class=pipeline_class, dtype=loading_dtype(dtype))
+    return for_inference(translator, dtype)
 
