@@ -398,7 +398,9 @@ def translate(served: Served, text: str, num_beams: int = 5) -> Translation:
     with torch.no_grad():
         output = model.generate(**inputs, num_beams=num_beams)
     translation = tokenizer.decode(output[0], skip_special_tokens=True).strip()
-    source_tokens, target_tokens, weights = attention_matrix(model, tokenizer, text, None, num_beams)
+    # The weights of that translation, read in one teacher-forced pass (not a second beam search).
+    source_tokens, target_tokens, weights = attention_matrix(model, tokenizer, text, None, num_beams,
+                                                             generated=output[0])
     return Translation(translation, source_tokens, target_tokens, np.asarray(weights))
 
 

@@ -134,13 +134,16 @@ class TranslationScorer:
                 "chrf_all_refs": every["chrf"], "exact_match": float(exact)}
 
 
-def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int):
+def attention_matrix(model, tokenizer, source: str, target: str | None, num_beams: int,
+                     generated: torch.Tensor | None = None):
     """The decoder's attention weights over the source for one pair, as (source tokens, target tokens, weights
     [target_len, source_len]): for `target`, the weights read while teacher-forcing it; without it, for the model's
-    own translation (beam search with `num_beams`). Used by `scripts/plot_attention.py`."""
+    own translation (beam search with `num_beams`, or `generated`: the ids `generate()` already returned for
+    `source`, decoder start token first). Used by `scripts/plot_attention.py` and the app."""
     inputs = tokenizer(source, return_tensors="pt")
     if target is None:
-        generated = model.generate(**inputs, num_beams=num_beams)[0]
+        if generated is None:
+            generated = model.generate(**inputs, num_beams=num_beams)[0]
         labels = generated[1:]  # drop the decoder start token
         labels = labels[labels != tokenizer.pad_token_id].unsqueeze(0)
     else:
